@@ -1,0 +1,29 @@
+# Cairn developer entry points. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test install clean lock
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cairn needs Python 3.11 or newer (PYTHON=$(PYTHON) is older).")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cairn demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Refresh the constraints (lock) file from the current environment.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable --exclude cairn > constraints.txt
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

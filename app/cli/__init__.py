@@ -1,0 +1,1 @@
+"""The `cairn` command line. Thin: parses arguments, calls core, prints results or errors."""

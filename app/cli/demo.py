@@ -1,0 +1,80 @@
+"""`cairn demo`: a scripted diary remembered into a throwaway bank, then recalled with provenance."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from cairn.app.cli.context import get_app
+from cairn.app.cli.output import recalled_lines, shorten
+from cairn.core.clock import ManualClock, iso, parse_when
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.records import Source
+
+# (when, text): a fortnight of one person's notes to their assistant.
+DIARY: list[tuple[str, str]] = [
+    ("2024-03-01T08:30", "My name is Maya and I work as a nurse at St. Clare's hospital, mostly night shifts."),
+    ("2024-03-01T08:32", "I'm allergic to penicillin - it gave me hives when I was twelve."),
+    ("2024-03-02T19:05", "My brother Tomas lives in Porto and his birthday is on the 14th of April."),
+    ("2024-03-03T10:15", "Started learning to play the cello; my teacher is called Mrs. Okafor."),
+    ("2024-03-04T21:40", "Our cat Biscuit needs his kidney medication twice a day, morning and evening."),
+    ("2024-03-06T07:55", "The car's next service is due in June; the garage is Hendry's on Mill Road."),
+    ("2024-03-07T12:20", "I prefer oat milk in coffee and I don't eat red meat."),
+    ("2024-03-08T18:00", "Booked a trip to Kyoto with Lena for the first two weeks of October."),
+    ("2024-03-09T09:10", "Dentist appointment on March 21 at 4pm with Dr. Reyes."),
+    ("2024-03-10T16:45", "Finished reading 'The Remains of the Day' - loved it, want more Ishiguro."),
+    ("2024-03-12T22:30", "My running goal this year is a half marathon under two hours."),
+    ("2024-03-14T08:05", "The wifi password for the cabin is written on the back of the blue notebook."),
+]
+
+QUESTIONS = [
+    "What am I allergic to?",
+    "When is my brother's birthday?",
+    "Who teaches me music?",
+    "What does the cat need?",
+    "Which trip did I book, and with whom?",
+]
+
+
+@click.command()
+@click.option("-k", "k", default=2, show_default=True, type=click.IntRange(min=1), help="Memories per question.")
+def demo(k: int) -> None:
+    """Show Cairn's main job on its built-in defaults, in a throwaway home."""
+    app = get_app()
+    with tempfile.TemporaryDirectory(prefix="cairn-demo-") as home:
+        clock = ManualClock(parse_when(DIARY[0][0]))
+        with MemoryBank.open(Path(home) / "memory.db", app.settings, clock=clock) as bank:
+            _remember_diary(bank, clock)
+            _ask(bank, clock, k)
+            _forget_and_restore(bank)
+    click.echo("\nThe demo's memory bank was temporary and is gone. Your own lives in "
+               f"{app.paths.database} - try `cairn remember \"...\"` and `cairn recall \"...\"`.")
+
+
+def _remember_diary(bank: MemoryBank, clock: ManualClock) -> None:
+    click.secho(f"Remembering a diary of {len(DIARY)} notes (embedder: {bank.embedder.id}, "
+                f"dim {bank.embedder.dim})", bold=True)
+    for when, text in DIARY:
+        clock.set(parse_when(when))
+        m = bank.remember(text, source=Source("demo", "maya-diary", (), clock.now()))
+        click.echo(f"  #{m.id:<3} {iso(m.source.time)[:16]}  {shorten(text, 80)}")
+
+
+def _ask(bank: MemoryBank, clock: ManualClock, k: int) -> None:
+    clock.set(parse_when("2024-03-15T09:00"))
+    for question in QUESTIONS:
+        click.secho(f"\n> {question}", bold=True)
+        click.echo(recalled_lines(bank.recall(question, k)))
+
+
+def _forget_and_restore(bank: MemoryBank) -> None:
+    target = bank.recall("wifi password cabin", 1, touch=False)[0].memory
+    click.secho(f"\nForgetting #{target.id}, then restoring it; its history:", bold=True)
+    bank.forget(target.id, reason="demo: no longer needed")
+    hidden = all(h.memory.id != target.id for h in bank.recall("wifi password cabin", 3, touch=False))
+    click.echo(f"  hidden from recall while forgotten: {'yes' if hidden else 'NO'}")
+    bank.restore(target.id, reason="demo: wanted after all")
+    for entry in bank.history(target.id):
+        click.echo(f"  {iso(entry.at)}  {entry.action:<8} {entry.reason or ''}")

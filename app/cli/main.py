@@ -1,0 +1,120 @@
+"""`cairn` entry point: the command group, top-level commands, and the one place errors become words."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cairn.app.cli import admin, demo, memories
+from cairn.app.cli.context import App, get_app, json_option, read_text, setup_logging
+from cairn.app.cli.output import emit_json, memory_line, recalled_lines
+from cairn.core import paths
+from cairn.core.clock import parse_when
+from cairn.core.errors import CairnError
+from cairn.core.memory.records import SOURCE_TYPES, RecallFilters, Source
+
+log = logging.getLogger("cairn.cli")
+INTERNAL_ERROR = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(package_name="cairn", prog_name="cairn")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
+    """Cairn: a private memory assistant that lives on your computer."""
+    setup_logging(verbose)
+    app = App(paths.resolve(), as_json=as_json)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), help="Read the text from a file.")
+@click.option("--kind", default="note", show_default=True, help="What sort of memory (note, fact, ...).")
+@click.option("--pin", is_flag=True, help="Pin it: pinned memories never fade.")
+@click.option("--source", "source_type", type=click.Choice(SOURCE_TYPES), default="manual", show_default=True)
+@click.option("--source-ref", help="Which conversation or document it came from.")
+@click.option("--turn", "turns", multiple=True, help="Turn id(s) in that conversation (repeatable).")
+@click.option("--when", help="When it happened (ISO date or date-time).")
+@json_option
+def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_type: str,
+             source_ref: str | None, turns: tuple[str, ...], when: str | None) -> None:
+    """Remember TEXT (or '-' for standard input, or --file)."""
+    app = get_app()
+    body = read_text(text, file)
+    source = Source(source_type, source_ref, turns, parse_when(when) if when else None)
+    memory = app.bank().remember(body, kind=kind, source=source, pinned=pin)
+    if app.as_json:
+        emit_json(memory.to_dict())
+    else:
+        click.echo(f"Remembered {memory_line(memory)}")
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-k", "k", type=click.IntRange(min=1), help="How many memories to return.")
+@click.option("--kind", "kinds", multiple=True, help="Only memories of this kind (repeatable).")
+@click.option("--since", help="Only memories from this date on (ISO).")
+@click.option("--until", help="Only memories up to this date (ISO).")
+@click.option("--pinned", is_flag=True, help="Only pinned memories.")
+@json_option
+def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str | None,
+           until: str | None, pinned: bool) -> None:
+    """Find the memories most relevant to QUERY (or '-' for standard input)."""
+    app = get_app()
+    filters = RecallFilters(kinds=kinds, since=parse_when(since) if since else None,
+                            until=parse_when(until) if until else None, pinned_only=pinned)
+    hits = app.bank().recall(read_text(query, None, "query"), k, filters)
+    if app.as_json:
+        emit_json([h.to_dict() for h in hits])
+    else:
+        click.echo(recalled_lines(hits))
+
+
+cli.add_command(memories.memories)
+for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor, demo.demo):
+    cli.add_command(command)
+
+
+def report(exc: CairnError) -> None:
+    click.echo(f"Error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"Hint: {exc.hint}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status. Errors become one clear sentence on stderr."""
+    try:
+        status = cli.main(args=argv, prog_name="cairn", standalone_mode=False)
+        return status if isinstance(status, int) else 0
+    except CairnError as exc:
+        report(exc)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the edge: log the details, show one line
+        if os.environ.get("CAIRN_DEBUG"):
+            raise
+        log.debug("internal error", exc_info=True)
+        click.echo(f"Internal error: {type(exc).__name__}: {exc}. Run with CAIRN_DEBUG=1 for the traceback.",
+                   err=True)
+        return INTERNAL_ERROR
+
+
+def entry() -> None:
+    sys.exit(main())

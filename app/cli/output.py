@@ -1,0 +1,71 @@
+"""Turning results into text for people (default) or JSON for scripts (--json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from cairn.core.clock import iso
+from cairn.core.memory.records import HistoryEntry, Memory, Recalled
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False))
+
+
+def memory_line(m: Memory) -> str:
+    flags = ("*" if m.pinned else " ") + ("x" if m.forgotten else " ")
+    return f"#{m.id:<5} {flags} [{m.kind}] {shorten(m.text)}"
+
+
+def shorten(text: str, width: int = 100) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+
+
+def memory_detail(m: Memory) -> str:
+    rows = [
+        ("id", f"{m.id}  (uid {m.uid})"),
+        ("kind", m.kind),
+        ("source", m.source.describe()),
+        ("created", iso(m.created_at)),
+        ("updated", iso(m.updated_at)),
+        ("pinned", "yes" if m.pinned else "no"),
+        ("state", f"forgotten at {iso(m.forgotten_at)}" if m.forgotten else "live"),
+        ("importance", f"{m.importance:.2f}"),
+        ("strength", f"{m.strength:.2f}"),
+        ("recalled", f"{m.recall_count} times" + (f", last {iso(m.last_recalled_at)}" if m.last_recalled_at else "")),
+    ]
+    head = "\n".join(f"{k:>10}: {v}" for k, v in rows)
+    return f"{head}\n\n{m.text}"
+
+
+def recalled_lines(hits: list[Recalled]) -> str:
+    if not hits:
+        return "Nothing in memory matches that."
+    out = []
+    for rank, hit in enumerate(hits, start=1):
+        m = hit.memory
+        out.append(f"{rank:>2}. #{m.id} (score {hit.score:.4f}) {shorten(m.text)}")
+        out.append(f"      from {m.source.describe()}; remembered {iso(m.created_at)}")
+    return "\n".join(out)
+
+
+def history_lines(entries: list[HistoryEntry]) -> str:
+    out = []
+    for e in entries:
+        line = f"{iso(e.at)}  {e.action:<8}"
+        if e.old is not None or e.new is not None:
+            line += f" {_compact(e.old)} -> {_compact(e.new)}"
+        if e.reason:
+            line += f"  ({e.reason})"
+        out.append(line)
+    return "\n".join(out)
+
+
+def _compact(value: dict | None) -> str:
+    if value is None:
+        return "-"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

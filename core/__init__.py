@@ -1,0 +1,1 @@
+"""Cairn core: memory bank, configuration and paths. No UI, no web server, no CLI."""

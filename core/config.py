@@ -1,0 +1,123 @@
+"""Settings: frozen dataclasses with defaults in code.
+
+The user's TOML file holds only overrides. :func:`load` checks every key and reports every
+problem at once (unknown keys, wrong types, out-of-range values) in one :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cairn.core.errors import ConfigError
+
+EMBEDDERS = ("hashing",)
+
+
+def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
+    """A settings field with its validation rule kept beside its default."""
+    return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "doc": doc})
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    max_text_bytes: int = _opt(32 * 1024, lo=16, hi=16 * 1024 * 1024,
+                               doc="largest memory text accepted, in UTF-8 bytes")
+    embedder: str = _opt("hashing", choices=EMBEDDERS, doc="embedder used for new vectors")
+    hashing_dim: int = _opt(384, lo=16, hi=4096, doc="dimension of the hashing embedder")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    busy_timeout_ms: int = _opt(10_000, lo=0, hi=600_000,
+                                doc="how long a writer waits for another process's lock")
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    default_k: int = _opt(5, lo=1, hi=1000, doc="memories returned by recall when k is not given")
+    candidates: int = _opt(50, lo=1, hi=10_000, doc="candidates taken from each retriever before fusion")
+    rrf_k: int = _opt(60, lo=1, hi=10_000, doc="reciprocal-rank-fusion constant")
+
+
+@dataclass(frozen=True)
+class Settings:
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    recall: RecallSettings = field(default_factory=RecallSettings)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+def load(path: Path) -> Settings:
+    """Read overrides from ``path`` (a missing file means all defaults)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file ({exc.strerror or exc})"], str(path)) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not valid UTF-8 at byte {exc.start}"], str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML ({exc})"], str(path)) from exc
+    return from_mapping(data, source=str(path))
+
+
+def from_mapping(data: dict[str, Any], source: str | None = None) -> Settings:
+    """Build settings from a nested mapping of overrides, validating everything at once."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    for name, value in data.items():
+        if name not in known:
+            problems.append(f"unknown section [{name}] (known: {', '.join(known)})")
+        elif not isinstance(value, dict):
+            problems.append(f"[{name}] must be a table of settings")
+        else:
+            section_type = known[name].default_factory  # type: ignore[misc]
+            sections[name] = _build_section(name, section_type, value, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return Settings(**sections)
+
+
+def _build_section(name: str, cls: Any, values: dict[str, Any], problems: list[str]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        spec = fields.get(key)
+        if spec is None:
+            problems.append(f"unknown key {name}.{key} (known: {', '.join(fields)})")
+            continue
+        problem = _check(spec, value)
+        if problem:
+            problems.append(f"{name}.{key} {problem}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _check(spec: dataclasses.Field, value: Any) -> str | None:
+    expected = type(spec.default)
+    if isinstance(value, bool) and expected is not bool:
+        return f"must be {expected.__name__}, got a boolean"
+    if expected is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, expected):
+        return f"must be {expected.__name__}, got {type(value).__name__} {value!r}"
+    meta = spec.metadata
+    if meta["choices"] and value not in meta["choices"]:
+        return f"must be one of {', '.join(meta['choices'])}, got {value!r}"
+    if meta["lo"] is not None and value < meta["lo"]:
+        return f"must be at least {meta['lo']}, got {value}"
+    if meta["hi"] is not None and value > meta["hi"]:
+        return f"must be at most {meta['hi']}, got {value}"
+    return None

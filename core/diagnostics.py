@@ -1,0 +1,86 @@
+"""Facts about this installation for `cairn doctor` (and later the daemon's status route)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cairn.core import config
+from cairn.core.errors import CairnError
+from cairn.core.memory import db as dbmod
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.paths import Paths
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_checks(paths: Paths) -> list[Check]:
+    """Every check, in reading order; a failing one explains itself and never raises."""
+    checks = [Check("python", sys.version_info >= (3, 11), f"{platform.python_version()} on {platform.platform()}")]
+    checks += _sqlite_checks()
+    checks += [Check("data folder", True, str(paths.data_dir)), Check("config file", True, _exists(paths.config_file))]
+    try:
+        settings = config.load(paths.config_file)
+        checks.append(Check("settings", True, "valid"))
+    except CairnError as exc:
+        return checks + [Check("settings", False, exc.message)]
+    return checks + _bank_checks(paths, settings)
+
+
+def _exists(path: Any) -> str:
+    return f"{path}" + ("" if path.exists() else " (not created yet)")
+
+
+def _sqlite_checks() -> list[Check]:
+    try:
+        drv = dbmod.driver()
+    except CairnError as exc:
+        return [Check("sqlite extensions", False, exc.message)]
+    conn = drv.module.connect(":memory:")
+    try:
+        conn.enable_load_extension(True)
+        dbmod.sqlite_vec.load(conn)
+        vec = conn.execute("SELECT vec_version()").fetchone()[0]
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        version = conn.execute("SELECT sqlite_version()").fetchone()[0]
+    finally:
+        conn.close()
+    how = "stdlib sqlite3" if drv.name == "sqlite3" else "sqlean (this Python's sqlite3 cannot load extensions)"
+    return [Check("sqlite", True, f"SQLite {version} via {how}"),
+            Check("extension loading", True, f"sqlite-vec {vec} loaded"),
+            Check("fts5", True, "available")]
+
+
+def _bank_checks(paths: Paths, settings: config.Settings) -> list[Check]:
+    if not paths.database.exists():
+        return [Check("memory database", True, _exists(paths.database))]
+    try:
+        with MemoryBank.open(paths.database, settings) as bank:
+            stats = bank.stats()
+            with bank.db.guard():
+                integrity = bank.db.conn.execute("PRAGMA quick_check").fetchone()[0]
+    except CairnError as exc:
+        return [Check("memory database", False, exc.message)]
+    stored = stats["embedder"]["stored"]
+    configured = stats["embedder"]["configured"]
+    mismatch = stored is not None and stored != configured
+    counts = stats["memories"]
+    return [
+        Check("memory database", integrity == "ok",
+              f"{paths.database}: schema {stats['schema_version']}, {counts['live']} live and "
+              f"{counts['forgotten']} forgotten memories, integrity {integrity}"),
+        Check("embedder", not mismatch,
+              f"configured {configured[0]} (dim {configured[1]}); vectors from "
+              + (f"{stored[0]} (dim {stored[1]})" if stored else "none yet")
+              + (" - run `cairn reindex`" if mismatch else "")),
+    ]

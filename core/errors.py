@@ -1,0 +1,59 @@
+"""The one errors module.
+
+Every failure a user can cause or meet is a :class:`CairnError` raised at its source with a
+user-safe ``message`` (one sentence, names the problem) and an optional ``hint`` (what to do).
+Only the edges (CLI, daemon API, GUI) turn these into words on a screen.
+"""
+
+from __future__ import annotations
+
+
+class CairnError(Exception):
+    """Base of every error Cairn raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CairnError):
+    """The user's settings file is unreadable or has invalid values (all listed at once)."""
+
+    def __init__(self, problems: list[str], path: str | None = None) -> None:
+        where = f" in {path}" if path else ""
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        message = f"Invalid settings{where} ({count}): " + "; ".join(problems)
+        super().__init__(message, hint="Fix or remove those keys; defaults apply to any key left out.")
+        self.problems = problems
+
+
+class InvalidInput(CairnError):
+    """Text or arguments that Cairn will not store: empty, oversized, undecodable, malformed."""
+
+    exit_code = 2
+
+
+class NotFound(CairnError):
+    """A memory (or other named thing) that does not exist."""
+
+    exit_code = 3
+
+
+class StorageError(CairnError):
+    """The database cannot be opened, read or written."""
+
+    exit_code = 4
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer Cairn than this one."""
+
+
+class EmbedderMismatch(StorageError):
+    """The database's vectors come from another embedder (or dimension) than the configured one."""

@@ -1,0 +1,309 @@
+"""MemoryBank: the facade over the memory database.
+
+remember / recall / get / update / forget / restore / purge / history / reindex. Every write of a
+memory touches its row, its vector, its full-text entry and the history in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.core.clock import Clock, SystemClock
+from cairn.core.config import Settings
+from cairn.core.errors import EmbedderMismatch, InvalidInput, NotFound
+from cairn.core.memory import retrieve, store
+from cairn.core.memory.db import Database, connect, schema_version
+from cairn.core.memory.embed import Embedder, make_embedder
+from cairn.core.memory.records import SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters, Source
+from cairn.core.memory.textcheck import check_text
+
+EDITABLE = ("text", "kind", "pinned", "source", "importance")
+
+
+def snapshot(m: Memory, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
+    """The user-visible values of a memory that history records."""
+    full = m.to_dict()
+    return {f: full[f] for f in fields}
+
+
+class MemoryBank:
+    """One user's memories. Owns its database connection: call :meth:`close` (or use ``with``)."""
+
+    def __init__(self, db: Database, embedder: Embedder, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.embedder = embedder
+        self.settings = settings
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
+             clock: Clock | None = None) -> "MemoryBank":
+        settings = settings or Settings()
+        db = connect(path, settings.storage.busy_timeout_ms)
+        return cls(db, embedder or make_embedder(settings), settings, clock or SystemClock())
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "MemoryBank":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- embedder bookkeeping ---------------------------------------------------------------
+
+    def stored_embedder(self) -> tuple[str, int] | None:
+        """(id, dim) of the embedder this bank's vectors came from, or None for a new bank."""
+        with self.db.guard():
+            ident = store.meta_get(self.db.conn, "embedder_id")
+            dim = store.meta_get(self.db.conn, "embedder_dim")
+        return (ident, int(dim)) if ident and dim else None
+
+    def _ensure_embedder(self, conn: Any) -> None:
+        ident = store.meta_get(conn, "embedder_id")
+        dim = store.meta_get(conn, "embedder_dim")
+        if ident is None:
+            store.meta_set(conn, "embedder_id", self.embedder.id)
+            store.meta_set(conn, "embedder_dim", str(self.embedder.dim))
+            store.vec_drop(conn)
+            store.vec_create(conn, self.embedder.dim)
+        elif ident != self.embedder.id or int(dim or 0) != self.embedder.dim:
+            raise EmbedderMismatch(
+                f"This memory bank's vectors were made by {ident} (dimension {dim}), but the configured "
+                f"embedder is {self.embedder.id} (dimension {self.embedder.dim}); they cannot be mixed.",
+                hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
+                 pinned: bool = False, importance: float = 0.5) -> Memory:
+        """Store a new memory and return it."""
+        text = self._check(text)
+        source = _check_source(source or Source())
+        kind = _check_kind(kind)
+        vector = self._embed([text])[0]
+        now = self.clock.now()
+        values = {"uid": uuid.uuid4().hex, "text": text, "kind": kind, "created_at": now, "updated_at": now,
+                  "pinned": int(pinned), "importance": float(importance), "strength": 1.0,
+                  **_source_columns(source)}
+        with self.db.atomic() as conn:
+            memory = self.insert_row(conn, values, vector)
+            store.add_history(conn, memory.uid, "add", now, None, snapshot(memory))
+        return memory
+
+    def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> Memory:
+        """Row + vector + full text of one memory (inside the caller's transaction)."""
+        self._ensure_embedder(conn)
+        memory_id = store.insert_memory(conn, values)
+        store.vec_put(conn, memory_id, vector, active=values.get("forgotten_at") is None)
+        store.fts_put(conn, memory_id, values["text"])
+        memory = store.get_memory(conn, memory_id)
+        assert memory is not None
+        return memory
+
+    def update(self, memory_id: int, *, text: str | None = None, kind: str | None = None,
+               pinned: bool | None = None, source: Source | None = None,
+               importance: float | None = None, reason: str | None = None) -> Memory:
+        """Change a memory's editable fields; records old and new values in its history.
+
+        An update that changes nothing writes nothing and returns the memory as it was."""
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = self._check(text)
+        if kind is not None:
+            changes["kind"] = _check_kind(kind)
+        if pinned is not None:
+            changes["pinned"] = int(pinned)
+        if importance is not None:
+            changes["importance"] = float(importance)
+        if source is not None:
+            changes.update(_source_columns(_check_source(source)))
+        vector = self._embed([changes["text"]])[0] if "text" in changes else None
+        try:
+            return self._apply_update(memory_id, changes, vector, reason)
+        except _Unchanged as same:
+            return same.memory
+
+    def _apply_update(self, memory_id: int, changes: dict[str, Any], vector: np.ndarray | None,
+                      reason: str | None) -> Memory:
+        with self.db.atomic() as conn:
+            old = self._get(conn, memory_id)
+            if "text" in changes:
+                self._ensure_embedder(conn)
+            store.update_memory(conn, memory_id, {**changes, "updated_at": self.clock.now()})
+            new = self._get(conn, memory_id)
+            before, after = snapshot(old), snapshot(new)
+            changed = tuple(f for f in EDITABLE if before[f] != after[f])
+            if not changed:
+                raise _Unchanged(old)
+            if vector is not None:
+                store.vec_put(conn, memory_id, vector, active=not new.forgotten)
+                store.fts_put(conn, memory_id, new.text)
+            store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
+                              snapshot(new, changed), reason)
+        return new
+
+    def pin(self, memory_id: int, pinned: bool = True) -> Memory:
+        return self.update(memory_id, pinned=pinned)
+
+    def forget(self, memory_id: int, reason: str | None = None) -> Memory:
+        """Tombstone a memory: hidden from recall, restorable. Forgetting twice changes nothing."""
+        with self.db.atomic() as conn:
+            memory = self._get(conn, memory_id)
+            if memory.forgotten:
+                return memory
+            now = self.clock.now()
+            store.update_memory(conn, memory_id, {"forgotten_at": now})
+            if store.vec_table_exists(conn):
+                store.vec_set_active(conn, memory_id, False)
+            store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
+            return self._get(conn, memory_id)
+
+    def restore(self, memory_id: int, reason: str | None = None) -> Memory:
+        """Undo :meth:`forget`. Restoring a live memory changes nothing."""
+        with self.db.atomic() as conn:
+            memory = self._get(conn, memory_id)
+            if not memory.forgotten:
+                return memory
+            now = self.clock.now()
+            store.update_memory(conn, memory_id, {"forgotten_at": None})
+            if store.vec_table_exists(conn):
+                store.vec_set_active(conn, memory_id, True)
+            store.add_history(conn, memory.uid, "restore", now, {"forgotten_at": memory.forgotten_at},
+                              {"forgotten_at": None}, reason)
+            return self._get(conn, memory_id)
+
+    def purge(self, memory_id: int, reason: str | None = None) -> str:
+        """Erase a memory for good: row, vector, full text, and its text in history. Returns its uid."""
+        with self.db.atomic() as conn:
+            memory = self._get(conn, memory_id)
+            store.delete_memory(conn, memory_id)
+            if store.vec_table_exists(conn):
+                store.vec_delete(conn, memory_id)
+            store.fts_delete(conn, memory_id)
+            store.scrub_history_text(conn, memory.uid)
+            store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
+        with self.db.guard():
+            store.fts_optimize(self.db.conn)  # old FTS segments still hold the words
+            store.checkpoint(self.db.conn)  # and the WAL still holds the old pages
+        return memory.uid
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
+        """Re-embed every memory with the configured embedder; returns how many."""
+        with self.db.atomic() as conn:
+            total = sum(store.count_memories(conn).values())
+            for key in ("embedder_id", "embedder_dim"):
+                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            self._ensure_embedder(conn)
+            done = 0
+            pending: list[Memory] = []
+            for memory in store.iter_memories(conn, batch):
+                pending.append(memory)
+                if len(pending) == batch:
+                    done += self._put_vectors(conn, pending, progress, done, total)
+                    pending = []
+            done += self._put_vectors(conn, pending, progress, done, total)
+        return done
+
+    def _put_vectors(self, conn: Any, memories: list[Memory], progress: Callable[[int, int], None] | None,
+                     done: int, total: int) -> int:
+        if not memories:
+            return 0
+        vectors = self._embed([m.text for m in memories])
+        for memory, vector in zip(memories, vectors):
+            store.vec_put(conn, memory.id, vector, active=not memory.forgotten)
+        if progress:
+            progress(done + len(memories), total)
+        return len(memories)
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def recall(self, query: str, k: int | None = None, filters: RecallFilters | None = None,
+               touch: bool = True, use: retrieve.Retrievers = retrieve.Retrievers()) -> list[Recalled]:
+        """The memories most relevant to ``query``; recalling a memory reinforces it."""
+        query = self._check(query, "Query")
+        k = self.settings.recall.default_k if k is None else k
+        if k < 1:
+            raise InvalidInput(f"k must be at least 1, got {k}.")
+        with self.db.guard():
+            if self.stored_embedder() is not None:
+                self._ensure_embedder(self.db.conn)
+            hits = retrieve.search(self.db.conn, self.embedder, query, k, filters or RecallFilters(),
+                                   self.settings.recall, use)
+        if touch and hits:
+            with self.db.atomic() as conn:
+                store.touch_recalled(conn, [h.memory.id for h in hits], self.clock.now())
+        return hits
+
+    def get(self, memory_id: int) -> Memory:
+        with self.db.guard():
+            return self._get(self.db.conn, memory_id)
+
+    def list(self, state: str = "live", limit: int | None = None, offset: int = 0,
+             kind: str | None = None) -> list[Memory]:
+        if state not in ("live", "forgotten", "all"):
+            raise InvalidInput(f"Unknown state {state!r}: use live, forgotten or all.")
+        with self.db.guard():
+            return store.list_memories(self.db.conn, state, limit, offset, kind)
+
+    def history(self, memory_id: int) -> list[HistoryEntry]:
+        with self.db.guard():
+            memory = self._get(self.db.conn, memory_id)
+            return store.history(self.db.conn, memory.uid)
+
+    def stats(self) -> dict[str, Any]:
+        with self.db.guard():
+            counts = store.count_memories(self.db.conn)
+            vectors = store.vec_count(self.db.conn) if store.vec_table_exists(self.db.conn) else 0
+        stored = self.stored_embedder()
+        return {"memories": counts, "vectors": vectors, "schema_version": schema_version(self.db),
+                "embedder": {"stored": list(stored) if stored else None,
+                             "configured": [self.embedder.id, self.embedder.dim]},
+                "database": str(self.db.path)}
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _get(self, conn: Any, memory_id: int) -> Memory:
+        memory = store.get_memory(conn, memory_id)
+        if memory is None:
+            raise NotFound(f"No memory with id {memory_id}.", hint="`cairn memories list --all` shows every id.")
+        return memory
+
+    def _check(self, text: str, what: str = "Memory text") -> str:
+        return check_text(text, self.settings.memory.max_text_bytes, what)
+
+
+class _Unchanged(Exception):
+    """Raised inside a transaction when an update changes nothing (rolls it back)."""
+
+    def __init__(self, memory: Memory) -> None:
+        super().__init__("unchanged")
+        self.memory = memory
+
+
+def _check_kind(kind: str) -> str:
+    kind = kind.strip() if isinstance(kind, str) else ""
+    if not kind or len(kind) > 64:
+        raise InvalidInput("A memory kind must be a word of 1 to 64 characters.")
+    return kind
+
+
+def _check_source(source: Source) -> Source:
+    if source.type not in SOURCE_TYPES:
+        raise InvalidInput(f"Unknown source type {source.type!r}: use one of {', '.join(SOURCE_TYPES)}.")
+    return source
+
+
+def _source_columns(source: Source) -> dict[str, Any]:
+    return {"source_type": source.type, "source_ref": source.ref,
+            "source_turns": json.dumps(list(source.turns)), "source_time": source.time}

@@ -1,0 +1,241 @@
+"""Opening the memory database: driver choice, extension loading, pragmas and migrations.
+
+One :func:`connect` for every connection. It picks the stdlib ``sqlite3`` where that can load
+extensions and falls back to ``sqlean`` (a SQLite build that can), loads sqlite-vec on every
+connection, turns on WAL, foreign keys, a busy timeout and secure delete, and applies pending
+migrations, each in its own transaction. Driver exceptions become :class:`StorageError` here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlite_vec
+
+from cairn.core.errors import SchemaTooNew, StorageError
+from cairn.core.memory.migrations import MIGRATIONS
+from cairn.core.paths import ensure_dir
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Driver:
+    name: str
+    module: ModuleType
+
+    @property
+    def error(self) -> type[Exception]:
+        return self.module.Error
+
+
+def _can_load_extensions(module: ModuleType) -> bool:
+    try:
+        conn = module.connect(":memory:")
+    except Exception:  # noqa: BLE001 - probing a driver; any failure means "not usable"
+        return False
+    try:
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        conn.enable_load_extension(False)
+        return True
+    except (AttributeError, module.Error):
+        return False
+    finally:
+        conn.close()
+
+
+@functools.cache
+def driver() -> Driver:
+    """The SQLite module to use: stdlib if it can load sqlite-vec, else sqlean."""
+    if _can_load_extensions(sqlite3):
+        return Driver("sqlite3", sqlite3)
+    try:
+        import sqlean  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise StorageError(
+            "This Python's sqlite3 cannot load extensions and sqlean.py is not installed.",
+            hint="pip install sqlean.py",
+        ) from exc
+    if not _can_load_extensions(sqlean):
+        raise StorageError("Neither sqlite3 nor sqlean could load the sqlite-vec extension.")
+    return Driver("sqlean", sqlean)
+
+
+def describe_error(path: Path, exc: BaseException) -> StorageError:
+    """Turn a driver exception into one sentence that names the file and the problem."""
+    text = str(exc)
+    low = text.lower()
+    if "not a database" in low:
+        return StorageError(f"{path} is not a SQLite database ({text}).",
+                            hint="Move it aside; Cairn will create a new bank there.")
+    if "malformed" in low or "corrupt" in low:
+        return StorageError(f"The memory database {path} is damaged ({text}).",
+                            hint="Restore it from a backup or an export (cairn import).")
+    if "readonly" in low or "read-only" in low or "unable to open" in low:
+        return StorageError(f"Cannot write the memory database {path}: its folder or file is read-only ({text}).",
+                            hint="Make the Cairn home writable, or set CAIRN_HOME to a writable folder.")
+    if "locked" in low or "busy" in low:
+        return StorageError(f"The memory database {path} is locked by another process ({text}).",
+                            hint="Try again, or raise storage.busy_timeout_ms.")
+    if "disk is full" in low or "full" in low:
+        return StorageError(f"No space left to write {path} ({text}).")
+    return StorageError(f"Database error in {path}: {text}.")
+
+
+class Database:
+    """One open connection, its driver and its file. Close it explicitly (or use ``with``)."""
+
+    def __init__(self, conn: Any, drv: Driver, path: Path) -> None:
+        self.conn = conn
+        self.driver = drv
+        self.path = path
+        self._depth = 0
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Translate driver exceptions raised inside the block into StorageError."""
+        try:
+            yield
+        except self.driver.error as exc:
+            raise describe_error(self.path, exc) from exc
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Any]:
+        """One write transaction (BEGIN IMMEDIATE); nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        with self.guard():
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        with contextlib.suppress(self.driver.error):
+            self.conn.execute("PRAGMA optimize")
+        self.conn.close()
+        self.conn = None
+
+
+def check_file(path: Path) -> None:
+    """Refuse, before SQLite touches it, a file that is not a SQLite database."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except FileNotFoundError:
+        return
+    except IsADirectoryError as exc:
+        raise StorageError(f"{path} is a folder, not a memory database.") from exc
+    except OSError as exc:
+        raise StorageError(f"Cannot read the memory database {path}: {exc.strerror or exc}.") from exc
+    if not head:
+        return  # an empty file is a database with no pages; SQLite initialises it
+    if not head.startswith(SQLITE_MAGIC):
+        raise StorageError(f"{path} is not a SQLite database (its header is wrong).",
+                           hint="Move it aside; Cairn will create a new bank there.")
+    if len(head) < 100:
+        raise StorageError(f"The memory database {path} is truncated ({len(head)} bytes).",
+                           hint="Restore it from a backup or an export (cairn import).")
+
+
+def connect(path: Path, busy_timeout_ms: int = 10_000, migrate: bool = True) -> Database:
+    """Open (creating if needed) the memory database at ``path``, ready to use."""
+    check_file(path)
+    ensure_dir(path.parent)
+    drv = driver()
+    try:
+        conn = drv.module.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
+    except drv.error as exc:
+        raise describe_error(path, exc) from exc
+    db = Database(conn, drv, path)
+    try:
+        with db.guard():
+            _prepare(conn, busy_timeout_ms)
+        if migrate:
+            apply_migrations(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _prepare(conn: Any, busy_timeout_ms: int) -> None:
+    conn.enable_load_extension(True)
+    sqlite_vec.load(conn)
+    conn.enable_load_extension(False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        return  # refused by apply_migrations without writing anything
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("journal_mode is %s, not WAL", mode)
+
+
+def schema_version(db: Database) -> int:
+    with db.guard():
+        return int(db.conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; return their names."""
+    known = len(MIGRATIONS)
+    version = schema_version(db)
+    if version > known:
+        raise SchemaTooNew(
+            f"The memory database {db.path} has schema version {version}, but this Cairn knows "
+            f"only up to {known}: it was written by a newer Cairn.",
+            hint="Upgrade Cairn to open it; nothing in it was changed.",
+        )
+    applied: list[str] = []
+    for index in range(version, known):
+        name, script = MIGRATIONS[index]
+        with db.atomic() as conn:
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) > index:
+                continue  # another process applied it while we waited for the lock
+            _run_script(conn, script)
+            conn.execute(f"PRAGMA user_version = {index + 1}")
+        log.info("applied migration %s to %s", name, db.path)
+        applied.append(name)
+    return applied
+
+
+def _run_script(conn: Any, script: str) -> None:
+    """Run a multi-statement script inside the current transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)

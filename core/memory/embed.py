@@ -1,0 +1,104 @@
+"""Embedders turn text into unit vectors.
+
+:class:`Embedder` is the protocol every embedder follows. :class:`HashingEmbedder` needs no
+weights at all (feature hashing of words, word pairs and character n-grams), is deterministic
+across processes and machines, and so lets Cairn always work; learned embedders (ONNX) plug in
+behind the same protocol.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from cairn.core.config import Settings
+from cairn.core.errors import ConfigError
+from cairn.core.memory.lexicon import is_stopword
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to L2-normalised float32 vectors of a fixed dimension."""
+
+    @property
+    def id(self) -> str:
+        """Stable name of the model and its version; stored with the vectors it made."""
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), each row of unit length (or all zero)."""
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _features(text: str) -> list[tuple[str, float]]:
+    """Weighted features: words, adjacent word pairs, and character 3-5-grams of each word."""
+    words = _WORD.findall(_normalise(text))
+    feats: list[tuple[str, float]] = [("w:" + w, 0.1 if is_stopword(w) else 1.0) for w in words]
+    content = [w for w in words if not is_stopword(w)]
+    feats += [("b:" + a + " " + b, 0.7) for a, b in zip(content, content[1:])]
+    for word in content:
+        padded = f"<{word}>"
+        for n in (3, 4, 5):
+            feats += [("c:" + padded[i:i + n], 0.25) for i in range(len(padded) - n + 1)]
+    if not feats:  # no word characters at all: fall back to the raw characters
+        feats = [("r:" + ch, 1.0) for ch in _normalise(text) if not ch.isspace()]
+    return feats
+
+
+class HashingEmbedder:
+    """Signed feature hashing (crc32) into ``dim`` buckets, L2-normalised. No weights."""
+
+    VERSION = "hashing-v1"
+
+    def __init__(self, dim: int = 384) -> None:
+        if dim < 16:
+            raise ValueError("dim must be at least 16")
+        self._dim = dim
+
+    @property
+    def id(self) -> str:
+        return self.VERSION
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row] = self._embed_one(text)
+        return out
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        feats = _features(text)
+        if not feats:
+            return np.zeros(self._dim, dtype=np.float32)
+        hashes = np.fromiter((zlib.crc32(f.encode("utf-8")) for f, _ in feats),
+                             dtype=np.uint64, count=len(feats))
+        weights = np.fromiter((w for _, w in feats), dtype=np.float64, count=len(feats))
+        signs = np.where((hashes >> np.uint64(31)) & np.uint64(1), -1.0, 1.0)
+        buckets = (hashes % np.uint64(self._dim)).astype(np.int64)
+        vec = np.bincount(buckets, weights=weights * signs, minlength=self._dim)
+        norm = float(np.linalg.norm(vec))
+        return (vec / norm).astype(np.float32) if norm > 0 else vec.astype(np.float32)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    name = settings.memory.embedder
+    if name == "hashing":
+        return HashingEmbedder(settings.memory.hashing_dim)
+    raise ConfigError([f"memory.embedder: unknown embedder {name!r}"])

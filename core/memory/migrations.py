@@ -1,0 +1,60 @@
+"""Named, append-only schema migrations.
+
+Never edit or reorder a shipped migration: add a new one at the end. ``PRAGMA user_version``
+holds how many have been applied; a database with more than this code knows is refused.
+The vector table is not here: its dimension depends on the embedder, so
+:mod:`cairn.core.memory.store` creates it when the bank first learns its embedder.
+"""
+
+from __future__ import annotations
+
+INITIAL = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE memories (
+    id               INTEGER PRIMARY KEY,
+    uid              TEXT NOT NULL UNIQUE,
+    text             TEXT NOT NULL,
+    kind             TEXT NOT NULL DEFAULT 'note',
+    source_type      TEXT NOT NULL DEFAULT 'manual',
+    source_ref       TEXT,
+    source_turns     TEXT NOT NULL DEFAULT '[]',
+    source_time      REAL,
+    created_at       REAL NOT NULL,
+    updated_at       REAL NOT NULL,
+    pinned           INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+    importance       REAL NOT NULL DEFAULT 0.5,
+    strength         REAL NOT NULL DEFAULT 1.0,
+    last_recalled_at REAL,
+    recall_count     INTEGER NOT NULL DEFAULT 0,
+    forgotten_at     REAL
+) STRICT;
+
+CREATE INDEX memories_live ON memories (forgotten_at, created_at);
+CREATE INDEX memories_source ON memories (source_type, source_ref);
+
+CREATE VIRTUAL TABLE memory_fts USING fts5 (
+    text,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE history (
+    id         INTEGER PRIMARY KEY,
+    memory_uid TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('add', 'update', 'forget', 'restore', 'purge')),
+    at         REAL NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    reason     TEXT
+) STRICT;
+
+CREATE INDEX history_memory ON history (memory_uid, id);
+"""
+
+# (name, SQL script). Append only.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", INITIAL),
+]

@@ -1,0 +1,98 @@
+"""Plain values the memory bank hands out: memories, their provenance, history entries, hits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from cairn.core.clock import iso
+
+SOURCE_TYPES = ("manual", "conversation", "document", "import", "demo")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a memory came from: what kind of source, which one, which turns, and when."""
+
+    type: str = "manual"
+    ref: str | None = None
+    turns: tuple[str, ...] = ()
+    time: float | None = None
+
+    def describe(self) -> str:
+        parts = [self.type]
+        if self.ref:
+            parts.append(self.ref)
+        if self.turns:
+            parts.append("turn " + ", ".join(self.turns))
+        if self.time is not None:
+            parts.append(iso(self.time) or "")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: int
+    uid: str
+    text: str
+    kind: str
+    source: Source
+    created_at: float
+    updated_at: float
+    pinned: bool
+    importance: float
+    strength: float
+    last_recalled_at: float | None
+    recall_count: int
+    forgotten_at: float | None
+
+    @property
+    def forgotten(self) -> bool:
+        return self.forgotten_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["source"]["turns"] = list(self.source.turns)
+        return data
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    memory_uid: str
+    action: str
+    at: float
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """One recall result: the memory, its fused score and what each retriever said."""
+
+    memory: Memory
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"memory": self.memory.to_dict(), "score": self.score, "signals": dict(self.signals)}
+
+
+@dataclass(frozen=True)
+class RecallFilters:
+    kinds: tuple[str, ...] = ()
+    source_types: tuple[str, ...] = ()
+    source_ref: str | None = None
+    since: float | None = None
+    until: float | None = None
+    pinned_only: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kinds or self.source_types or self.source_ref or self.pinned_only
+                    or self.since is not None or self.until is not None)

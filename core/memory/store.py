@@ -1,0 +1,279 @@
+"""All SQL for the memory bank. Every function takes an open connection; callers own transactions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from cairn.core.memory.lexicon import is_stopword
+from cairn.core.memory.records import HistoryEntry, Memory, RecallFilters, Source
+
+COLUMNS = ("id", "uid", "text", "kind", "source_type", "source_ref", "source_turns", "source_time",
+           "created_at", "updated_at", "pinned", "importance", "strength", "last_recalled_at",
+           "recall_count", "forgotten_at")
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM memories"
+UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "source_time", "pinned",
+             "importance", "strength", "last_recalled_at", "recall_count", "forgotten_at", "updated_at"}
+
+
+def _row_to_memory(row: tuple) -> Memory:
+    d = dict(zip(COLUMNS, row))
+    source = Source(d["source_type"], d["source_ref"], tuple(json.loads(d["source_turns"])), d["source_time"])
+    return Memory(d["id"], d["uid"], d["text"], d["kind"], source, d["created_at"], d["updated_at"],
+                  bool(d["pinned"]), d["importance"], d["strength"], d["last_recalled_at"],
+                  d["recall_count"], d["forgotten_at"])
+
+
+def memory_row(m: Memory) -> dict[str, Any]:
+    """A memory as column values (the inverse of reading a row)."""
+    return {"id": m.id, "uid": m.uid, "text": m.text, "kind": m.kind, "source_type": m.source.type,
+            "source_ref": m.source.ref, "source_turns": json.dumps(list(m.source.turns)),
+            "source_time": m.source.time, "created_at": m.created_at, "updated_at": m.updated_at,
+            "pinned": int(m.pinned), "importance": m.importance, "strength": m.strength,
+            "last_recalled_at": m.last_recalled_at, "recall_count": m.recall_count,
+            "forgotten_at": m.forgotten_at}
+
+
+# ---- memories -------------------------------------------------------------------------------
+
+def insert_memory(conn: Any, values: dict[str, Any]) -> int:
+    cols = [c for c in COLUMNS if c in values and not (c == "id" and values[c] is None)]
+    sql = f"INSERT INTO memories ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    return int(conn.execute(sql, [values[c] for c in cols]).lastrowid)
+
+
+def get_memory(conn: Any, memory_id: int) -> Memory | None:
+    row = conn.execute(f"{_SELECT} WHERE id = ?", (memory_id,)).fetchone()
+    return _row_to_memory(row) if row else None
+
+
+def get_by_uid(conn: Any, uid: str) -> Memory | None:
+    row = conn.execute(f"{_SELECT} WHERE uid = ?", (uid,)).fetchone()
+    return _row_to_memory(row) if row else None
+
+
+def get_many(conn: Any, ids: list[int]) -> dict[int, Memory]:
+    if not ids:
+        return {}
+    rows = conn.execute(f"{_SELECT} WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    return {row[0]: _row_to_memory(row) for row in rows}
+
+
+def list_memories(conn: Any, state: str = "live", limit: int | None = None, offset: int = 0,
+                  kind: str | None = None) -> list[Memory]:
+    where, args = _state_clause(state)
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    sql += " LIMIT ? OFFSET ?"
+    args += [-1 if limit is None else limit, offset]
+    return [_row_to_memory(r) for r in conn.execute(sql, args).fetchall()]
+
+
+def iter_memories(conn: Any, batch: int = 500) -> Iterator[Memory]:
+    """Every memory, live and forgotten, in id order, read in batches."""
+    last = 0
+    while True:
+        rows = conn.execute(f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield _row_to_memory(row)
+        last = rows[-1][0]
+
+
+def _state_clause(state: str) -> tuple[list[str], list[Any]]:
+    if state == "live":
+        return ["forgotten_at IS NULL"], []
+    if state == "forgotten":
+        return ["forgotten_at IS NOT NULL"], []
+    return [], []
+
+
+def count_memories(conn: Any) -> dict[str, int]:
+    live, forgotten = conn.execute(
+        "SELECT COUNT(*) FILTER (WHERE forgotten_at IS NULL), "
+        "COUNT(*) FILTER (WHERE forgotten_at IS NOT NULL) FROM memories").fetchone()
+    return {"live": live, "forgotten": forgotten}
+
+
+def update_memory(conn: Any, memory_id: int, values: dict[str, Any]) -> None:
+    bad = set(values) - UPDATABLE
+    if bad:
+        raise ValueError(f"not updatable: {sorted(bad)}")
+    sets = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE memories SET {sets} WHERE id = ?", [*values.values(), memory_id])
+
+
+def delete_memory(conn: Any, memory_id: int) -> None:
+    conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+
+
+def touch_recalled(conn: Any, ids: Iterable[int], now: float) -> None:
+    conn.executemany("UPDATE memories SET recall_count = recall_count + 1, last_recalled_at = ? WHERE id = ?",
+                     [(now, i) for i in ids])
+
+
+# ---- full-text ------------------------------------------------------------------------------
+
+def fts_put(conn: Any, memory_id: int, text: str) -> None:
+    conn.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
+    conn.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (memory_id, text))
+
+
+def fts_delete(conn: Any, memory_id: int) -> None:
+    conn.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
+
+
+def fts_optimize(conn: Any) -> None:
+    """Merge FTS segments so deleted text no longer lingers in old index pages."""
+    conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression: any of the query's words, each quoted (no operator injection)."""
+    words = re.findall(r"\w+", text.casefold())
+    content = [w for w in words if not is_stopword(w)] or words
+    if not content:
+        return None
+    unique = list(dict.fromkeys(content))
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+def fts_search(conn: Any, match: str, limit: int, filters: RecallFilters) -> list[tuple[int, float]]:
+    where, args = _filter_clause(filters)
+    sql = ("SELECT f.rowid, bm25(memory_fts) FROM memory_fts f JOIN memories m ON m.id = f.rowid "
+           "WHERE memory_fts MATCH ? AND " + " AND ".join(where) + " ORDER BY rank LIMIT ?")
+    return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *args, limit]).fetchall()]
+
+
+def _filter_clause(f: RecallFilters) -> tuple[list[str], list[Any]]:
+    where, args = ["m.forgotten_at IS NULL"], []
+    if f.kinds:
+        where.append(f"m.kind IN ({', '.join('?' * len(f.kinds))})")
+        args += list(f.kinds)
+    if f.source_types:
+        where.append(f"m.source_type IN ({', '.join('?' * len(f.source_types))})")
+        args += list(f.source_types)
+    if f.source_ref:
+        where.append("m.source_ref = ?")
+        args.append(f.source_ref)
+    if f.pinned_only:
+        where.append("m.pinned = 1")
+    if f.since is not None:
+        where.append("COALESCE(m.source_time, m.created_at) >= ?")
+        args.append(f.since)
+    if f.until is not None:
+        where.append("COALESCE(m.source_time, m.created_at) <= ?")
+        args.append(f.until)
+    return where, args
+
+
+def matches_filters(m: Memory, f: RecallFilters) -> bool:
+    when = m.source.time if m.source.time is not None else m.created_at
+    return not (m.forgotten
+                or (f.kinds and m.kind not in f.kinds)
+                or (f.source_types and m.source.type not in f.source_types)
+                or (f.source_ref and m.source.ref != f.source_ref)
+                or (f.pinned_only and not m.pinned)
+                or (f.since is not None and when < f.since)
+                or (f.until is not None and when > f.until))
+
+
+# ---- vectors --------------------------------------------------------------------------------
+
+def vec_table_exists(conn: Any) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memory_vec'").fetchone()
+    return row is not None
+
+
+def vec_create(conn: Any, dim: int) -> None:
+    conn.execute(f"CREATE VIRTUAL TABLE memory_vec USING vec0("
+                 f"embedding float[{int(dim)}] distance_metric=cosine, active integer)")
+
+
+def vec_drop(conn: Any) -> None:
+    conn.execute("DROP TABLE IF EXISTS memory_vec")
+
+
+def vec_put(conn: Any, memory_id: int, vector: np.ndarray, active: bool) -> None:
+    conn.execute("DELETE FROM memory_vec WHERE rowid = ?", (memory_id,))
+    conn.execute("INSERT INTO memory_vec (rowid, embedding, active) VALUES (?, ?, ?)",
+                 (memory_id, np.asarray(vector, dtype=np.float32).tobytes(), int(active)))
+
+
+def vec_set_active(conn: Any, memory_id: int, active: bool) -> None:
+    conn.execute("UPDATE memory_vec SET active = ? WHERE rowid = ?", (int(active), memory_id))
+
+
+def vec_delete(conn: Any, memory_id: int) -> None:
+    conn.execute("DELETE FROM memory_vec WHERE rowid = ?", (memory_id,))
+
+
+def vec_count(conn: Any) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM memory_vec").fetchone()[0])
+
+
+def vec_has(conn: Any, memory_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM memory_vec WHERE rowid = ?", (memory_id,)).fetchone() is not None
+
+
+def vec_knn(conn: Any, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k nearest live memories by cosine distance (smaller is closer)."""
+    sql = ("SELECT rowid, distance FROM memory_vec WHERE embedding MATCH ? AND k = ? AND active = 1 "
+           "ORDER BY distance")
+    rows = conn.execute(sql, (np.asarray(vector, dtype=np.float32).tobytes(), int(k))).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+# ---- history --------------------------------------------------------------------------------
+
+def add_history(conn: Any, uid: str, action: str, at: float, old: dict | None, new: dict | None,
+                reason: str | None = None) -> None:
+    conn.execute("INSERT INTO history (memory_uid, action, at, old_value, new_value, reason) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 (uid, action, at, _dump(old), _dump(new), reason))
+
+
+def history(conn: Any, uid: str) -> list[HistoryEntry]:
+    rows = conn.execute("SELECT id, memory_uid, action, at, old_value, new_value, reason FROM history "
+                        "WHERE memory_uid = ? ORDER BY id", (uid,)).fetchall()
+    return [HistoryEntry(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows]
+
+
+def scrub_history_text(conn: Any, uid: str) -> None:
+    """Remove the memory's text from every history value (purge keeps only that it existed)."""
+    for entry in history(conn, uid):
+        old = {k: v for k, v in (entry.old or {}).items() if k != "text"} or None
+        new = {k: v for k, v in (entry.new or {}).items() if k != "text"} or None
+        conn.execute("UPDATE history SET old_value = ?, new_value = ? WHERE id = ?",
+                     (_dump(old), _dump(new), entry.id))
+
+
+def _dump(value: dict | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _load(value: str | None) -> dict | None:
+    return None if value is None else json.loads(value)
+
+
+# ---- meta -----------------------------------------------------------------------------------
+
+def meta_get(conn: Any, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def meta_set(conn: Any, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def checkpoint(conn: Any) -> None:
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

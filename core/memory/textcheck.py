@@ -1,0 +1,35 @@
+"""Checks on text before it becomes a memory: decodable, not empty, not oversized."""
+
+from __future__ import annotations
+
+from cairn.core.errors import InvalidInput
+
+
+def decode_utf8(data: bytes, where: str = "input") -> str:
+    """Decode bytes as strict UTF-8, naming the first bad byte if there is one."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.start + 1].hex()
+        raise InvalidInput(f"The {where} is not valid UTF-8 (byte 0x{bad} at offset {exc.start}).",
+                           hint="Save it as UTF-8 and try again; nothing was stored.") from exc
+
+
+def check_text(text: str, max_bytes: int, what: str = "Memory text") -> str:
+    """Return ``text`` stripped of surrounding whitespace, or raise naming what is wrong."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"{what} must be a string, not {type(text).__name__}.")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"{what} is not valid UTF-8 (it holds undecodable bytes at position {exc.start}).",
+                           hint="Pass the text as UTF-8; nothing was stored.") from exc
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput(f"{what} is empty.", hint="Give some text to remember.")
+    if size > max_bytes:
+        raise InvalidInput(f"{what} is {size:,} bytes; the limit is {max_bytes:,} bytes (memory.max_text_bytes).",
+                           hint="Split it into smaller memories, or raise memory.max_text_bytes in the settings.")
+    if "\x00" in cleaned:
+        raise InvalidInput(f"{what} contains a NUL character.")
+    return cleaned

@@ -1,0 +1,1 @@
+"""Model data and tools: the model catalog, test-model synthesis, embedder import (later issues)."""
