@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # Refresh the constraints (lock) file from the current environment.
 lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable --exclude cairn > constraints.txt
+	$(BIN)/python -m pip freeze --all --exclude-editable --exclude cairn --exclude pip > constraints.txt
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -139,11 +139,12 @@ class Database:
             finally:
                 self._depth = 0
 
-    def close(self) -> None:
+    def close(self, optimize: bool = True) -> None:
         if self.conn is None:
             return
-        with contextlib.suppress(self.driver.error):
-            self.conn.execute("PRAGMA optimize")
+        if optimize:
+            with contextlib.suppress(self.driver.error):
+                self.conn.execute("PRAGMA optimize")
         self.conn.close()
         self.conn = None
 
@@ -185,7 +186,7 @@ def connect(path: Path, busy_timeout_ms: int = 10_000, migrate: bool = True) -> 
         if migrate:
             apply_migrations(db)
     except BaseException:
-        db.close()
+        db.close(optimize=False)  # a refused database is left exactly as it was
         raise
     return db
 

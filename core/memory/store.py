@@ -246,6 +246,10 @@ def history(conn: Any, uid: str) -> list[HistoryEntry]:
     return [HistoryEntry(r[0], r[1], r[2], r[3], _load(r[4]), _load(r[5]), r[6]) for r in rows]
 
 
+def delete_history(conn: Any, uid: str) -> None:
+    conn.execute("DELETE FROM history WHERE memory_uid = ?", (uid,))
+
+
 def scrub_history_text(conn: Any, uid: str) -> None:
     """Remove the memory's text from every history value (purge keeps only that it existed)."""
     for entry in history(conn, uid):

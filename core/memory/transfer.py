@@ -68,6 +68,7 @@ def import_(bank: MemoryBank, lines: Iterable[bytes | str]) -> ImportReport:
             if store.get_by_uid(conn, values["uid"]) is not None:
                 continue  # imported by someone else meanwhile
             bank.insert_row(conn, values, vector)
+            store.delete_history(conn, values["uid"])  # leftovers of an earlier purge of this memory
             for h in record["history"]:
                 store.add_history(conn, values["uid"], h["action"], h["at"], h.get("old"), h.get("new"),
                                   h.get("reason"))

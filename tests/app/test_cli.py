@@ -1,0 +1,224 @@
+"""The `cairn` command as a user meets it: real subprocesses, a real database under CAIRN_HOME."""
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cairn.core.memory.migrations import MIGRATIONS
+
+
+def no_traceback(r) -> None:  # type: ignore[no-untyped-def]
+    assert "Traceback" not in r.err and "Traceback" not in r.out, r.err
+
+
+def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cairn("remember", "My sister Ana lives in Lisbon", "--kind", "fact", "--source", "conversation",
+              "--source-ref", "chat-7", "--turn", "D1:3", "--when", "2024-05-08T13:56", "--json")
+    assert r.code == 0, r.err
+    first = json.loads(r.out)
+    assert first["source"] == {"type": "conversation", "ref": "chat-7", "turns": ["D1:3"], "time": 1715176560.0}
+    assert cairn("remember", "-", input="The car service is due in June\n").code == 0
+    (tmp_path / "note.txt").write_text("Dentist appointment with Dr. Reyes on the 21st", encoding="utf-8")
+    assert cairn("remember", "--file", str(tmp_path / "note.txt")).code == 0
+
+    r = cairn("recall", "where does my sister live", "-k", "1", "--json")
+    assert json.loads(r.out)[0]["memory"]["id"] == first["id"]
+    r = cairn("recall", "where does my sister live", "-k", "1")
+    assert "Ana lives in Lisbon" in r.out and "conversation · chat-7 · turn D1:3" in r.out
+
+    assert cairn("memories", "forget", str(first["id"]), "--reason", "test").code == 0
+    assert "Lisbon" not in cairn("recall", "sister Lisbon").out
+    assert "Lisbon" in cairn("memories", "list", "--forgotten").out
+    assert cairn("memories", "restore", str(first["id"])).code == 0
+    assert "Lisbon" in cairn("recall", "sister Lisbon").out
+
+    export = tmp_path / "out.jsonl"
+    r = cairn("export", str(export))
+    assert r.code == 0 and "Exported 3 memories" in r.err
+    r = cairn("memories", "purge", "--yes", str(first["id"]))
+    assert r.code == 0 and "Purged" in r.out
+    assert "Lisbon" not in cairn("memories", "list", "--all").out
+    r = cairn("import", str(export), "--json")
+    assert json.loads(r.out) == {"added": 1, "skipped": 2, "source_embedder": {"id": "hashing-v1", "dim": 384}}
+    listed = {m["text"]: m["id"] for m in json.loads(cairn("memories", "list", "--json").out)}
+    assert len(listed) == 3 and "My sister Ana lives in Lisbon" in listed
+    history = json.loads(cairn("memories", "history", str(listed["My sister Ana lives in Lisbon"]), "--json").out)
+    assert [h["action"] for h in history] == ["add", "forget", "restore"]
+
+
+def test_show_edit_pin_history(cairn) -> None:  # type: ignore[no-untyped-def]
+    mid = json.loads(cairn("remember", "draft text", "--json").out)["id"]
+    assert cairn("memories", "edit", str(mid), "final text", "--reason", "typo").code == 0
+    assert cairn("memories", "pin", str(mid)).code == 0
+    shown = cairn("memories", "show", str(mid)).out
+    assert "final text" in shown and "pinned: yes" in shown
+    hist = cairn("memories", "history", str(mid)).out
+    assert "update" in hist and "draft text" in hist and "(typo)" in hist
+    assert json.loads(cairn("memories", "pin", "--off", str(mid), "--json").out)[0]["pinned"] is False
+    r = cairn("memories", "edit", str(mid), "--kind", "fact", env={"EDITOR": "false"})
+    assert r.code == 0 and "[fact]" in r.out
+
+
+def test_help_lists_every_command(cairn) -> None:  # type: ignore[no-untyped-def]
+    out = cairn("--help").out
+    for name in ("remember", "recall", "memories", "export", "import", "reindex", "doctor", "demo"):
+        assert name in out
+    sub = cairn("memories", "--help").out
+    for name in ("list", "show", "edit", "forget", "restore", "purge", "pin", "history"):
+        assert name in sub
+
+
+@pytest.mark.parametrize("args, stdin, needle", [
+    (["remember", ""], None, "Memory text is empty"),
+    (["remember", "   "], None, "Memory text is empty"),
+    (["remember", "-"], b"\n\n", "Memory text is empty"),
+    (["remember", "-"], b"caf\xe9 au lait", "standard input is not valid UTF-8 (byte 0xe9 at offset 3)"),
+    (["remember", "-"], b"x" * (32 * 1024 + 5), "the limit is 32,768 bytes"),
+    (["memories", "show", "999"], None, "No memory with id 999"),
+    (["memories", "forget", "999"], None, "No memory with id 999"),
+    (["recall", "-"], b"", "Query is empty"),
+    (["remember", "x", "--when", "yesterday-ish"], None, "Not a date"),
+])
+def test_bad_input_is_one_clear_sentence(cairn, args, stdin, needle) -> None:  # type: ignore[no-untyped-def]
+    r = cairn(*args, input=stdin)
+    assert r.code != 0
+    assert needle in r.err, r.err
+    assert r.err.startswith("Error: ")
+    no_traceback(r)
+
+
+def test_invalid_utf8_file_and_argument(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok then \xff\xfe broken")
+    r = cairn("remember", "--file", str(bad))
+    assert r.code == 2 and f"file {bad} is not valid UTF-8 (byte 0xff at offset 8)" in r.err
+    r = subprocess.run([os.sys.executable, "-m", "cairn.app.cli", "remember", b"bad \xff arg"],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and b"not valid UTF-8" in r.stderr
+    assert json.loads(cairn("memories", "list", "--all", "--json").out) == []
+
+
+def test_not_a_database(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    isolated_home.mkdir(parents=True)
+    db = isolated_home / "memory.db"
+    db.write_bytes(b"PK\x03\x04 definitely a zip file" * 10)
+    before = db.read_bytes()
+    for args in (["remember", "hello"], ["recall", "hello"], ["memories", "list"]):
+        r = cairn(*args)
+        assert r.code == 4 and "is not a SQLite database" in r.err
+        no_traceback(r)
+    assert db.read_bytes() == before
+
+
+def test_newer_schema(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cairn("remember", "hello").code == 0
+    db = isolated_home / "memory.db"
+    # The stdlib sqlite3 can always set a pragma, even without extension loading.
+    c = sqlite3.connect(db)
+    c.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    before = db.read_bytes()
+    r = cairn("memories", "list")
+    assert r.code == 4 and "written by a newer Cairn" in r.err and "Upgrade Cairn" in r.err
+    no_traceback(r)
+    assert db.read_bytes() == before
+
+
+def test_bad_settings_file(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text("[memory]\nmax_text_bytes = -1\nembedder = 3\n")
+    r = cairn("remember", "x")
+    assert r.code == 1 and "2 problems" in r.err and "memory.max_text_bytes" in r.err and "memory.embedder" in r.err
+    no_traceback(r)
+    r = cairn("doctor")
+    assert r.code == 1 and "[FAIL] settings" in r.out
+
+
+def test_configured_size_limit(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text("[memory]\nmax_text_bytes = 20\n")
+    r = cairn("remember", "this sentence is longer than twenty bytes")
+    assert r.code == 2 and "the limit is 20 bytes" in r.err
+
+
+def make_read_only(path: Path) -> bool:
+    """Make a folder unwritable even for root (chattr +i) or for a normal user (chmod)."""
+    if os.geteuid() != 0:
+        path.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        return True
+    return subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+
+
+def undo_read_only(path: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o700)
+
+
+def test_read_only_home(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cairn("remember", "written before the lock").code == 0
+    parent = isolated_home.parent
+    if not make_read_only(isolated_home):
+        pytest.skip("this filesystem cannot make a folder read-only for root (no chattr +i)")
+    try:
+        r = cairn("remember", "cannot be written")
+        assert r.code == 4 and "read-only" in r.err, r.err
+        no_traceback(r)
+        fresh = parent / "ro-parent"
+        fresh.mkdir()
+        assert make_read_only(fresh)
+        r = cairn("remember", "x", env={"CAIRN_HOME": str(fresh / "home")})
+        assert r.code == 4 and "Cannot create the Cairn folder" in r.err, r.err
+        undo_read_only(fresh)
+    finally:
+        undo_read_only(isolated_home)
+    assert "written before the lock" in cairn("memories", "list").out
+
+
+def test_embedder_mismatch_and_reindex(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cairn("remember", "a memory made with 384 dimensions").code == 0
+    (isolated_home / "config.toml").write_text("[memory]\nhashing_dim = 64\n")
+    r = cairn("remember", "another")
+    assert r.code == 4 and "cairn reindex" in r.err
+    no_traceback(r)
+    r = cairn("doctor")
+    assert r.code == 1 and "[FAIL] embedder" in r.out
+    r = cairn("reindex", "--json")
+    assert r.code == 0 and json.loads(r.out) == {"reindexed": 1, "embedder": ["hashing-v1", 64]}
+    assert cairn("remember", "another").code == 0
+    assert "384 dimensions" in cairn("recall", "dimensions").out
+
+
+def test_doctor_reports_the_installation(cairn) -> None:  # type: ignore[no-untyped-def]
+    r = cairn("doctor")
+    assert r.code == 0, r.out
+    for needle in ("python", "SQLite 3.", "sqlite-vec v", "fts5", "not created yet"):
+        assert needle in r.out
+    cairn("remember", "x y z")
+    data = json.loads(cairn("doctor", "--json").out)
+    assert data["ok"] is True
+    assert any(c["name"] == "memory database" and "integrity ok" in c["detail"] for c in data["checks"])
+
+
+def test_demo_runs_in_a_throwaway_home(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cairn("demo")
+    assert r.code == 0, r.err
+    assert "allergic to penicillin" in r.out and "from demo · maya-diary" in r.out
+    assert "hidden from recall while forgotten: yes" in r.out
+    assert not (isolated_home / "memory.db").exists()
+
+
+def test_bad_import_file(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "in.jsonl"
+    f.write_text('{"format": "cairn-export", "version": 1}\n{oops\n')
+    r = cairn("import", str(f))
+    assert r.code == 2 and "Line 2 of the import is not valid JSON" in r.err
+    no_traceback(r)
+    r = cairn("import", str(tmp_path / "missing.jsonl"))
+    assert r.code == 2 and "cannot read" in r.err

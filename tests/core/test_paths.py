@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+
+from cairn.core import paths
+from cairn.core.errors import StorageError
+
+
+def test_cairn_home_overrides_everything(tmp_path: Path) -> None:
+    p = paths.resolve({"CAIRN_HOME": str(tmp_path / "h")})
+    for d in (p.data_dir, p.config_dir, p.cache_dir, p.log_dir):
+        assert str(d).startswith(str(tmp_path / "h"))
+    assert p.database == tmp_path / "h" / "memory.db"
+    assert p.config_file == tmp_path / "h" / "config.toml"
+
+
+def test_platform_dirs_without_override(tmp_path: Path) -> None:
+    # conftest points HOME and XDG_* at tmp_path, so platformdirs resolves there.
+    p = paths.resolve({})
+    assert "cairn" in str(p.data_dir)
+    assert p.data_dir != p.cache_dir
+
+
+def test_ensure_dir_is_private_and_explains_failure(tmp_path: Path) -> None:
+    d = paths.ensure_dir(tmp_path / "a" / "b")
+    assert d.is_dir() and (d.stat().st_mode & 0o777) == 0o700
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="file of that name"):
+        paths.ensure_dir(blocker)
+    with pytest.raises(StorageError, match="Cannot create"):
+        paths.ensure_dir(blocker / "sub")

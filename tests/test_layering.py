@@ -1,0 +1,53 @@
+"""The design's dependency rules, checked by walking every import with ast."""
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+FOLDERS = {"core": "cairn.core", "app": "cairn.app", "models": "cairn.models"}
+UI_OR_SERVER = ("click", "PySide6", "uvicorn", "starlette", "fastapi", "cairn.app")
+
+
+def modules() -> dict[str, set[str]]:
+    """module name -> the names it imports (absolute)."""
+    out: dict[str, set[str]] = {}
+    for folder, package in FOLDERS.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            name = ".".join([package, *rel.parts]).removesuffix(".__init__")
+            imported: set[str] = set()
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    imported.add(node.module)
+            out[name] = imported
+    return out
+
+
+def offenders(prefix: str, banned: tuple[str, ...]) -> list[str]:
+    return [f"{mod} imports {imp}" for mod, imps in modules().items() if mod.startswith(prefix)
+            for imp in imps if any(imp == b or imp.startswith(b + ".") for b in banned)]
+
+
+def test_modules_found() -> None:
+    assert "cairn.core.memory.bank" in modules() and "cairn.app.cli.main" in modules()
+
+
+def test_core_has_no_ui_no_server_and_no_app() -> None:
+    assert offenders("cairn.core", UI_OR_SERVER) == []
+
+
+def test_llm_and_memory_never_import_each_other() -> None:
+    assert offenders("cairn.core.memory", ("cairn.core.llm", "cairn.core.assistant")) == []
+    assert offenders("cairn.core.llm", ("cairn.core.memory", "cairn.core.assistant")) == []
+
+
+def test_nothing_imports_a_gui_except_the_gui() -> None:
+    assert [o for o in offenders("cairn", ("PySide6",)) if not o.startswith("cairn.app.gui")] == []
+
+
+def test_no_print_in_core() -> None:
+    hits = [str(p) for p in (ROOT / "core").rglob("*.py") if "print(" in p.read_text()]
+    assert hits == []
