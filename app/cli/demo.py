@@ -45,7 +45,8 @@ def demo(k: int) -> None:
     app = get_app()
     with tempfile.TemporaryDirectory(prefix="cairn-demo-") as home:
         clock = ManualClock(parse_when(DIARY[0][0]))
-        with MemoryBank.open(Path(home) / "memory.db", app.settings, clock=clock) as bank:
+        with MemoryBank.open(Path(home) / "memory.db", app.settings, clock=clock,
+                             models_dir=app.paths.models_dir) as bank:
             _remember_diary(bank, clock)
             _ask(bank, clock, k)
             _forget_and_restore(bank)

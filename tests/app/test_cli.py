@@ -44,7 +44,8 @@ def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     assert r.code == 0 and "Purged" in r.out
     assert "Lisbon" not in cairn("memories", "list", "--all").out
     r = cairn("import", str(export), "--json")
-    assert json.loads(r.out) == {"added": 1, "skipped": 2, "source_embedder": {"id": "hashing-v1", "dim": 384}}
+    assert json.loads(r.out) == {"added": 1, "skipped": 2,
+                                 "source_embedder": {"id": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}}
     listed = {m["text"]: m["id"] for m in json.loads(cairn("memories", "list", "--json").out)}
     assert len(listed) == 3 and "My sister Ana lives in Lisbon" in listed
     history = json.loads(cairn("memories", "history", str(listed["My sister Ana lives in Lisbon"]), "--json").out)
@@ -104,7 +105,6 @@ def test_invalid_utf8_file_and_argument(cairn, tmp_path: Path) -> None:  # type:
 
 
 def test_not_a_database(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
-    isolated_home.mkdir(parents=True)
     db = isolated_home / "memory.db"
     db.write_bytes(b"PK\x03\x04 definitely a zip file" * 10)
     before = db.read_bytes()
@@ -131,7 +131,6 @@ def test_newer_schema(cairn, isolated_home: Path) -> None:  # type: ignore[no-un
 
 
 def test_bad_settings_file(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
-    isolated_home.mkdir(parents=True)
     (isolated_home / "config.toml").write_text("[memory]\nmax_text_bytes = -1\nembedder = 3\n")
     r = cairn("remember", "x")
     assert r.code == 1 and "2 problems" in r.err and "memory.max_text_bytes" in r.err and "memory.embedder" in r.err
@@ -141,7 +140,6 @@ def test_bad_settings_file(cairn, isolated_home: Path) -> None:  # type: ignore[
 
 
 def test_configured_size_limit(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
-    isolated_home.mkdir(parents=True)
     (isolated_home / "config.toml").write_text("[memory]\nmax_text_bytes = 20\n")
     r = cairn("remember", "this sentence is longer than twenty bytes")
     assert r.code == 2 and "the limit is 20 bytes" in r.err
@@ -183,7 +181,7 @@ def test_read_only_home(cairn, isolated_home: Path) -> None:  # type: ignore[no-
 
 def test_embedder_mismatch_and_reindex(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     assert cairn("remember", "a memory made with 384 dimensions").code == 0
-    (isolated_home / "config.toml").write_text("[memory]\nhashing_dim = 64\n")
+    (isolated_home / "config.toml").write_text('[memory]\nembedder = "hashing"\nhashing_dim = 64\n')
     r = cairn("remember", "another")
     assert r.code == 4 and "cairn reindex" in r.err
     no_traceback(r)

@@ -18,7 +18,7 @@ def test_overrides_only_change_what_they_name(tmp_path: Path) -> None:
     s = config.load(p)
     assert s.memory.max_text_bytes == 1000
     assert s.recall.default_k == 3
-    assert s.memory.embedder == "hashing" and s.storage == config.StorageSettings()
+    assert s.memory.embedder == "auto" and s.storage == config.StorageSettings()
 
 
 def test_every_problem_reported_at_once(tmp_path: Path) -> None:
