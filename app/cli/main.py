@@ -43,13 +43,14 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 @click.option("--source-ref", help="Which conversation or document it came from.")
 @click.option("--turn", "turns", multiple=True, help="Turn id(s) in that conversation (repeatable).")
 @click.option("--when", help="When it happened (ISO date or date-time).")
+@click.option("--speaker", help="Who said it (in a conversation).")
 @json_option
 def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_type: str,
-             source_ref: str | None, turns: tuple[str, ...], when: str | None) -> None:
+             source_ref: str | None, turns: tuple[str, ...], when: str | None, speaker: str | None) -> None:
     """Remember TEXT (or '-' for standard input, or --file)."""
     app = get_app()
     body = read_text(text, file)
-    source = Source(source_type, source_ref, turns, parse_when(when) if when else None)
+    source = Source(source_type, source_ref, turns, parse_when(when) if when else None, speaker)
     memory = app.bank().remember(body, kind=kind, source=source, pinned=pin)
     if app.as_json:
         emit_json(memory.to_dict())

@@ -16,12 +16,13 @@ import numpy as np
 
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
-from cairn.core.errors import EmbedderMismatch, InvalidInput, NotFound
+from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
 from cairn.core.memory import retrieve, store
 from cairn.core.memory.db import Database, connect, schema_version
 from cairn.core.memory.embed import Embedder, make_embedder
 from cairn.core.memory.records import SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters, Source
 from cairn.core.memory.textcheck import check_text
+from cairn.core.memory.vectors import Vectors, key_text
 
 EDITABLE = ("text", "kind", "pinned", "source", "importance")
 
@@ -35,21 +36,25 @@ def snapshot(m: Memory, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
 class MemoryBank:
     """One user's memories. Owns its database connection: call :meth:`close` (or use ``with``)."""
 
-    def __init__(self, db: Database, embedder: Embedder, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, embedder: Embedder, settings: Settings, clock: Clock,
+                 in_memory_index: bool = False) -> None:
         self.db = db
         self.embedder = embedder
         self.settings = settings
         self.clock = clock
+        self.vectors = Vectors(embedder.dim, in_memory_index)
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
-             clock: Clock | None = None, models_dir: Path | None = None) -> "MemoryBank":
+             clock: Clock | None = None, models_dir: Path | None = None,
+             in_memory_index: bool = False) -> "MemoryBank":
         """Open the bank at ``path``. Without an ``embedder``, the settings choose one (from
-        ``models_dir`` when given, else the built-in hashing embedder)."""
+        ``models_dir`` when given, else the built-in hashing embedder). ``in_memory_index`` keeps
+        the vector codes in RAM: faster searches for long-lived processes, a load on first use."""
         settings = settings or Settings()
         embedder = embedder or make_embedder(settings, models_dir)
         db = connect(path, settings.storage.busy_timeout_ms)
-        return cls(db, embedder, settings, clock or SystemClock())
+        return cls(db, embedder, settings, clock or SystemClock(), in_memory_index)
 
     def close(self) -> None:
         self.db.close()
@@ -84,7 +89,11 @@ class MemoryBank:
                 hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.embed(texts)
+        vectors = self.embedder.embed(texts)
+        if vectors.shape != (len(texts), self.embedder.dim):
+            raise ModelLoadError(f"The embedder {self.embedder.id} returned vectors of shape {vectors.shape}, "
+                                 f"expected ({len(texts)}, {self.embedder.dim}).")
+        return vectors
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -94,25 +103,42 @@ class MemoryBank:
         text = self._check(text)
         source = _check_source(source or Source())
         kind = _check_kind(kind)
-        vector = self._embed([text])[0]
+        vector = self._embed([key_text(text, source.speaker)])[0]
         now = self.clock.now()
         values = {"uid": uuid.uuid4().hex, "text": text, "kind": kind, "created_at": now, "updated_at": now,
                   "pinned": int(pinned), "importance": float(importance), "strength": 1.0,
                   **_source_columns(source)}
         with self.db.atomic() as conn:
-            memory = self.insert_row(conn, values, vector)
+            memory, code = self.insert_row(conn, values, vector)
             store.add_history(conn, memory.uid, "add", now, None, snapshot(memory))
+        self.vectors.after_commit_add(memory.id, code)
         return memory
 
-    def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> Memory:
-        """Row + vector + full text of one memory (inside the caller's transaction)."""
+    def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> tuple[Memory, np.ndarray | None]:
+        """Row + vector + full text of one memory (inside the caller's transaction).
+
+        Returns the memory and, if it is live, its code for the in-memory index."""
         self._ensure_embedder(conn)
         memory_id = store.insert_memory(conn, values)
-        store.vec_put(conn, memory_id, vector, active=values.get("forgotten_at") is None)
-        store.fts_put(conn, memory_id, values["text"])
+        live = values.get("forgotten_at") is None
+        code = self.vectors.put(conn, memory_id, vector, active=live)
         memory = store.get_memory(conn, memory_id)
         assert memory is not None
-        return memory
+        store.fts_put(conn, memory_id, memory.source.speaker, memory.text, self._link_context(conn, memory))
+        return memory, code if live else None
+
+    def _link_context(self, conn: Any, memory: Memory) -> str:
+        """Neighbouring-turn context: the previous memory of the same source goes into this one's
+        context, and this one into the previous one's."""
+        if not memory.source.ref:
+            return ""
+        prev = store.previous_in_source(conn, memory.source.ref, memory.id)
+        if prev is None:
+            return ""
+        line = key_text(memory.text, memory.source.speaker)
+        before = store.fts_context(conn, prev.id)
+        store.fts_put(conn, prev.id, prev.source.speaker, prev.text, f"{before}\n{line}".strip())
+        return key_text(prev.text, prev.source.speaker)
 
     def update(self, memory_id: int, *, text: str | None = None, kind: str | None = None,
                pinned: bool | None = None, source: Source | None = None,
@@ -131,29 +157,31 @@ class MemoryBank:
             changes["importance"] = float(importance)
         if source is not None:
             changes.update(_source_columns(_check_source(source)))
-        vector = self._embed([changes["text"]])[0] if "text" in changes else None
         try:
-            return self._apply_update(memory_id, changes, vector, reason)
+            return self._apply_update(memory_id, changes, reason)
         except _Unchanged as same:
             return same.memory
 
-    def _apply_update(self, memory_id: int, changes: dict[str, Any], vector: np.ndarray | None,
-                      reason: str | None) -> Memory:
+    def _apply_update(self, memory_id: int, changes: dict[str, Any], reason: str | None) -> Memory:
         with self.db.atomic() as conn:
             old = self._get(conn, memory_id)
-            if "text" in changes:
-                self._ensure_embedder(conn)
             store.update_memory(conn, memory_id, {**changes, "updated_at": self.clock.now()})
             new = self._get(conn, memory_id)
             before, after = snapshot(old), snapshot(new)
             changed = tuple(f for f in EDITABLE if before[f] != after[f])
             if not changed:
                 raise _Unchanged(old)
-            if vector is not None:
-                store.vec_put(conn, memory_id, vector, active=not new.forgotten)
-                store.fts_put(conn, memory_id, new.text)
+            code = None
+            if key_text(old.text, old.source.speaker) != key_text(new.text, new.source.speaker):
+                self._ensure_embedder(conn)
+                vector = self._embed([key_text(new.text, new.source.speaker)])[0]
+                code = self.vectors.put(conn, memory_id, vector, active=not new.forgotten)
+                store.fts_put(conn, memory_id, new.source.speaker, new.text, store.fts_context(conn, memory_id))
             store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
                               snapshot(new, changed), reason)
+        if code is not None and not new.forgotten:
+            self.vectors.after_commit_remove(memory_id)
+            self.vectors.after_commit_add(memory_id, code)
         return new
 
     def pin(self, memory_id: int, pinned: bool = True) -> Memory:
@@ -170,7 +198,9 @@ class MemoryBank:
             if store.vec_table_exists(conn):
                 store.vec_set_active(conn, memory_id, False)
             store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
-            return self._get(conn, memory_id)
+            result = self._get(conn, memory_id)
+        self.vectors.after_commit_remove(memory_id)
+        return result
 
     def restore(self, memory_id: int, reason: str | None = None) -> Memory:
         """Undo :meth:`forget`. Restoring a live memory changes nothing."""
@@ -184,7 +214,9 @@ class MemoryBank:
                 store.vec_set_active(conn, memory_id, True)
             store.add_history(conn, memory.uid, "restore", now, {"forgotten_at": memory.forgotten_at},
                               {"forgotten_at": None}, reason)
-            return self._get(conn, memory_id)
+            result = self._get(conn, memory_id)
+        self.vectors.invalidate()  # its code is reloaded with the others on the next search
+        return result
 
     def purge(self, memory_id: int, reason: str | None = None) -> str:
         """Erase a memory for good: row, vector, full text, and its text in history. Returns its uid."""
@@ -196,6 +228,7 @@ class MemoryBank:
             store.fts_delete(conn, memory_id)
             store.scrub_history_text(conn, memory.uid)
             store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
+        self.vectors.after_commit_remove(memory_id)
         with self.db.guard():
             store.fts_optimize(self.db.conn)  # old FTS segments still hold the words
             store.checkpoint(self.db.conn)  # and the WAL still holds the old pages
@@ -205,7 +238,7 @@ class MemoryBank:
         """Re-embed every memory with the configured embedder; returns how many."""
         with self.db.atomic() as conn:
             total = sum(store.count_memories(conn).values())
-            for key in ("embedder_id", "embedder_dim"):
+            for key in ("embedder_id", "embedder_dim", "vector_centre"):
                 conn.execute("DELETE FROM meta WHERE key = ?", (key,))
             self._ensure_embedder(conn)
             done = 0
@@ -216,15 +249,18 @@ class MemoryBank:
                     done += self._put_vectors(conn, pending, progress, done, total)
                     pending = []
             done += self._put_vectors(conn, pending, progress, done, total)
+            if done >= 1:
+                self.vectors.recentre(conn)
+        self.vectors.invalidate()
         return done
 
     def _put_vectors(self, conn: Any, memories: list[Memory], progress: Callable[[int, int], None] | None,
                      done: int, total: int) -> int:
         if not memories:
             return 0
-        vectors = self._embed([m.text for m in memories])
+        vectors = self._embed([key_text(m.text, m.source.speaker) for m in memories])
         for memory, vector in zip(memories, vectors):
-            store.vec_put(conn, memory.id, vector, active=not memory.forgotten)
+            self.vectors.put(conn, memory.id, vector, active=not memory.forgotten)
         if progress:
             progress(done + len(memories), total)
         return len(memories)
@@ -241,8 +277,8 @@ class MemoryBank:
         with self.db.guard():
             if self.stored_embedder() is not None:
                 self._ensure_embedder(self.db.conn)
-            hits = retrieve.search(self.db.conn, self.embedder, query, k, filters or RecallFilters(),
-                                   self.settings.recall, use)
+            hits = retrieve.search(self.db.conn, self.embedder, self.vectors, query, k,
+                                   filters or RecallFilters(), self.settings.recall, use)
         if touch and hits:
             with self.db.atomic() as conn:
                 store.touch_recalled(conn, [h.memory.id for h in hits], self.clock.now())
@@ -267,7 +303,7 @@ class MemoryBank:
     def stats(self) -> dict[str, Any]:
         with self.db.guard():
             counts = store.count_memories(self.db.conn)
-            vectors = store.vec_count(self.db.conn) if store.vec_table_exists(self.db.conn) else 0
+            vectors = store.vec_count(self.db.conn)
         stored = self.stored_embedder()
         return {"memories": counts, "vectors": vectors, "schema_version": schema_version(self.db),
                 "embedder": {"stored": list(stored) if stored else None,
@@ -309,4 +345,5 @@ def _check_source(source: Source) -> Source:
 
 def _source_columns(source: Source) -> dict[str, Any]:
     return {"source_type": source.type, "source_ref": source.ref,
-            "source_turns": json.dumps(list(source.turns)), "source_time": source.time}
+            "source_turns": json.dumps(list(source.turns)), "source_time": source.time,
+            "source_speaker": source.speaker}

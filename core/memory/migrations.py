@@ -2,7 +2,7 @@
 
 Never edit or reorder a shipped migration: add a new one at the end. ``PRAGMA user_version``
 holds how many have been applied; a database with more than this code knows is refused.
-The vector table is not here: its dimension depends on the embedder, so
+The sqlite-vec table is not here: its dimension depends on the embedder, so
 :mod:`cairn.core.memory.store` creates it when the bank first learns its embedder.
 """
 
@@ -22,6 +22,7 @@ CREATE TABLE memories (
     source_type      TEXT NOT NULL DEFAULT 'manual',
     source_ref       TEXT,
     source_turns     TEXT NOT NULL DEFAULT '[]',
+    source_speaker   TEXT,
     source_time      REAL,
     created_at       REAL NOT NULL,
     updated_at       REAL NOT NULL,
@@ -35,11 +36,20 @@ CREATE TABLE memories (
 
 CREATE INDEX memories_live ON memories (forgotten_at, created_at);
 CREATE INDEX memories_source ON memories (source_type, source_ref);
+CREATE INDEX memories_ref_order ON memories (source_ref, id);
 
 CREATE VIRTUAL TABLE memory_fts USING fts5 (
+    speaker,
     text,
+    context,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+
+CREATE TABLE memory_vectors (
+    id   INTEGER PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,
+    vec  BLOB NOT NULL,
+    code BLOB NOT NULL
+) STRICT;
 
 CREATE TABLE history (
     id         INTEGER PRIMARY KEY,

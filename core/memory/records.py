@@ -13,17 +13,20 @@ SOURCE_TYPES = ("manual", "conversation", "document", "import", "demo")
 
 @dataclass(frozen=True)
 class Source:
-    """Where a memory came from: what kind of source, which one, which turns, and when."""
+    """Where a memory came from: what kind of source, which one, which turns, when, and who said it."""
 
     type: str = "manual"
     ref: str | None = None
     turns: tuple[str, ...] = ()
     time: float | None = None
+    speaker: str | None = None
 
     def describe(self) -> str:
         parts = [self.type]
         if self.ref:
             parts.append(self.ref)
+        if self.speaker:
+            parts.append(f"said by {self.speaker}")
         if self.turns:
             parts.append("turn " + ", ".join(self.turns))
         if self.time is not None:

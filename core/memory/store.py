@@ -12,17 +12,18 @@ import numpy as np
 from cairn.core.memory.lexicon import is_stopword
 from cairn.core.memory.records import HistoryEntry, Memory, RecallFilters, Source
 
-COLUMNS = ("id", "uid", "text", "kind", "source_type", "source_ref", "source_turns", "source_time",
+COLUMNS = ("id", "uid", "text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time",
            "created_at", "updated_at", "pinned", "importance", "strength", "last_recalled_at",
            "recall_count", "forgotten_at")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM memories"
-UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "source_time", "pinned",
+UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time", "pinned",
              "importance", "strength", "last_recalled_at", "recall_count", "forgotten_at", "updated_at"}
 
 
 def _row_to_memory(row: tuple) -> Memory:
     d = dict(zip(COLUMNS, row))
-    source = Source(d["source_type"], d["source_ref"], tuple(json.loads(d["source_turns"])), d["source_time"])
+    source = Source(d["source_type"], d["source_ref"], tuple(json.loads(d["source_turns"])), d["source_time"],
+                    d["source_speaker"])
     return Memory(d["id"], d["uid"], d["text"], d["kind"], source, d["created_at"], d["updated_at"],
                   bool(d["pinned"]), d["importance"], d["strength"], d["last_recalled_at"],
                   d["recall_count"], d["forgotten_at"])
@@ -32,7 +33,7 @@ def memory_row(m: Memory) -> dict[str, Any]:
     """A memory as column values (the inverse of reading a row)."""
     return {"id": m.id, "uid": m.uid, "text": m.text, "kind": m.kind, "source_type": m.source.type,
             "source_ref": m.source.ref, "source_turns": json.dumps(list(m.source.turns)),
-            "source_time": m.source.time, "created_at": m.created_at, "updated_at": m.updated_at,
+            "source_speaker": m.source.speaker, "source_time": m.source.time, "created_at": m.created_at, "updated_at": m.updated_at,
             "pinned": int(m.pinned), "importance": m.importance, "strength": m.strength,
             "last_recalled_at": m.last_recalled_at, "recall_count": m.recall_count,
             "forgotten_at": m.forgotten_at}
@@ -121,9 +122,15 @@ def touch_recalled(conn: Any, ids: Iterable[int], now: float) -> None:
 
 # ---- full-text ------------------------------------------------------------------------------
 
-def fts_put(conn: Any, memory_id: int, text: str) -> None:
+def fts_put(conn: Any, memory_id: int, speaker: str | None, text: str, context: str = "") -> None:
     conn.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
-    conn.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (memory_id, text))
+    conn.execute("INSERT INTO memory_fts (rowid, speaker, text, context) VALUES (?, ?, ?, ?)",
+                 (memory_id, speaker or "", text, context))
+
+
+def fts_context(conn: Any, memory_id: int) -> str:
+    row = conn.execute("SELECT context FROM memory_fts WHERE rowid = ?", (memory_id,)).fetchone()
+    return row[0] if row else ""
 
 
 def fts_delete(conn: Any, memory_id: int) -> None:
@@ -135,21 +142,43 @@ def fts_optimize(conn: Any) -> None:
     conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression: any of the query's words, each quoted (no operator injection)."""
+def fts_query(text: str, columns: str = "") -> str | None:
+    """An FTS5 MATCH expression: any of the query's content words, each quoted (no operator
+    injection), optionally limited to some columns (e.g. ``"speaker text"``)."""
     words = re.findall(r"\w+", text.casefold())
     content = [w for w in words if not is_stopword(w)] or words
     if not content:
         return None
     unique = list(dict.fromkeys(content))
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    expr = " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return f"{{{columns}}} : ({expr})" if columns else expr
 
 
 def fts_search(conn: Any, match: str, limit: int, filters: RecallFilters) -> list[tuple[int, float]]:
+    """(id, score) of the best full-text matches, higher is better (negated BM25)."""
     where, args = _filter_clause(filters)
-    sql = ("SELECT f.rowid, bm25(memory_fts) FROM memory_fts f JOIN memories m ON m.id = f.rowid "
+    sql = ("SELECT f.rowid, -bm25(memory_fts) FROM memory_fts f JOIN memories m ON m.id = f.rowid "
            "WHERE memory_fts MATCH ? AND " + " AND ".join(where) + " ORDER BY rank LIMIT ?")
     return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *args, limit]).fetchall()]
+
+
+def neighbours(conn: Any, ids: list[int]) -> dict[int, tuple[int | None, int | None]]:
+    """For each memory, the live memories just before and after it from the same source."""
+    if not ids:
+        return {}
+    sql = ("SELECT m.id, "
+           "(SELECT MAX(p.id) FROM memories p WHERE p.source_ref = m.source_ref AND p.id < m.id "
+           " AND p.forgotten_at IS NULL), "
+           "(SELECT MIN(n.id) FROM memories n WHERE n.source_ref = m.source_ref AND n.id > m.id "
+           " AND n.forgotten_at IS NULL) "
+           f"FROM memories m WHERE m.source_ref IS NOT NULL AND m.id IN ({', '.join('?' * len(ids))})")
+    return {r[0]: (r[1], r[2]) for r in conn.execute(sql, ids).fetchall()}
+
+
+def previous_in_source(conn: Any, source_ref: str, before: int) -> Memory | None:
+    row = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                       (source_ref, before)).fetchone()
+    return _row_to_memory(row) if row else None
 
 
 def _filter_clause(f: RecallFilters) -> tuple[list[str], list[Any]]:
@@ -186,6 +215,8 @@ def matches_filters(m: Memory, f: RecallFilters) -> bool:
 
 
 # ---- vectors --------------------------------------------------------------------------------
+# Float vectors live in a plain table (fast lookups by id for exact re-scoring); their binary codes
+# live there too and in a sqlite-vec `vec0` bit table, which does the in-database KNN.
 
 def vec_table_exists(conn: Any) -> bool:
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'memory_vec'").fetchone()
@@ -193,18 +224,22 @@ def vec_table_exists(conn: Any) -> bool:
 
 
 def vec_create(conn: Any, dim: int) -> None:
-    conn.execute(f"CREATE VIRTUAL TABLE memory_vec USING vec0("
-                 f"embedding float[{int(dim)}] distance_metric=cosine, active integer)")
+    conn.execute(f"CREATE VIRTUAL TABLE memory_vec USING vec0(code bit[{int(dim)}], active integer)")
 
 
 def vec_drop(conn: Any) -> None:
     conn.execute("DROP TABLE IF EXISTS memory_vec")
+    conn.execute("DELETE FROM memory_vectors")
 
 
-def vec_put(conn: Any, memory_id: int, vector: np.ndarray, active: bool) -> None:
+def vec_put(conn: Any, memory_id: int, vector: np.ndarray, code: np.ndarray, active: bool) -> None:
+    blob = np.asarray(vector, dtype=np.float32).tobytes()
+    conn.execute("INSERT INTO memory_vectors (id, vec, code) VALUES (?, ?, ?) "
+                 "ON CONFLICT (id) DO UPDATE SET vec = excluded.vec, code = excluded.code",
+                 (memory_id, blob, code.tobytes()))
     conn.execute("DELETE FROM memory_vec WHERE rowid = ?", (memory_id,))
-    conn.execute("INSERT INTO memory_vec (rowid, embedding, active) VALUES (?, ?, ?)",
-                 (memory_id, np.asarray(vector, dtype=np.float32).tobytes(), int(active)))
+    conn.execute("INSERT INTO memory_vec (rowid, code, active) VALUES (?, vec_bit(?), ?)",
+                 (memory_id, code.tobytes(), int(active)))
 
 
 def vec_set_active(conn: Any, memory_id: int, active: bool) -> None:
@@ -213,22 +248,49 @@ def vec_set_active(conn: Any, memory_id: int, active: bool) -> None:
 
 def vec_delete(conn: Any, memory_id: int) -> None:
     conn.execute("DELETE FROM memory_vec WHERE rowid = ?", (memory_id,))
+    conn.execute("DELETE FROM memory_vectors WHERE id = ?", (memory_id,))
 
 
 def vec_count(conn: Any) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM memory_vec").fetchone()[0])
+    return int(conn.execute("SELECT COUNT(*) FROM memory_vectors").fetchone()[0])
 
 
-def vec_has(conn: Any, memory_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM memory_vec WHERE rowid = ?", (memory_id,)).fetchone() is not None
+def vec_knn_codes(conn: Any, code: np.ndarray, k: int) -> list[int]:
+    """sqlite-vec KNN by Hamming distance over the live memories' codes."""
+    sql = "SELECT rowid FROM memory_vec WHERE code MATCH vec_bit(?) AND k = ? AND active = 1"
+    return [int(r[0]) for r in conn.execute(sql, (code.tobytes(), int(k))).fetchall()]
 
 
-def vec_knn(conn: Any, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The k nearest live memories by cosine distance (smaller is closer)."""
-    sql = ("SELECT rowid, distance FROM memory_vec WHERE embedding MATCH ? AND k = ? AND active = 1 "
-           "ORDER BY distance")
-    rows = conn.execute(sql, (np.asarray(vector, dtype=np.float32).tobytes(), int(k))).fetchall()
-    return [(int(r[0]), float(r[1])) for r in rows]
+def vectors_for(conn: Any, ids: list[int]) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        rows = conn.execute(f"SELECT id, vec FROM memory_vectors WHERE id IN ({', '.join('?' * len(chunk))})",
+                            chunk).fetchall()
+        out.update({int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows})
+    return out
+
+
+def iter_vectors(conn: Any, batch: int = 4096) -> Any:
+    """(ids, matrix) batches of every stored vector, in id order."""
+    last = 0
+    while True:
+        rows = conn.execute("SELECT id, vec FROM memory_vectors WHERE id > ? ORDER BY id LIMIT ?",
+                            (last, batch)).fetchall()
+        if not rows:
+            return
+        yield [int(r[0]) for r in rows], np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        last = rows[-1][0]
+
+
+def live_codes(conn: Any) -> tuple[np.ndarray, np.ndarray]:
+    rows = conn.execute("SELECT v.id, v.code FROM memory_vectors v JOIN memories m ON m.id = v.id "
+                        "WHERE m.forgotten_at IS NULL ORDER BY v.id").fetchall()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.uint8)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(len(rows), -1).copy()
+    return ids, codes
 
 
 # ---- history --------------------------------------------------------------------------------

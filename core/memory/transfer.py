@@ -67,11 +67,12 @@ def import_(bank: MemoryBank, lines: Iterable[bytes | str]) -> ImportReport:
             values = _columns(record)
             if store.get_by_uid(conn, values["uid"]) is not None:
                 continue  # imported by someone else meanwhile
-            bank.insert_row(conn, values, vector)
+            bank.insert_row(conn, values, vector)  # codes reach the in-memory index on its next load
             store.delete_history(conn, values["uid"])  # leftovers of an earlier purge of this memory
             for h in record["history"]:
                 store.add_history(conn, values["uid"], h["action"], h["at"], h.get("old"), h.get("new"),
                                   h.get("reason"))
+    bank.vectors.invalidate()
     return ImportReport(len(fresh), len(records) - len(fresh), header.get("embedder"))
 
 
@@ -142,6 +143,7 @@ def _columns(record: dict[str, Any]) -> dict[str, Any]:
     return {"uid": record["uid"], "text": record["text"].strip(), "kind": record["kind"],
             "source_type": src.get("type", "import"), "source_ref": src.get("ref"),
             "source_turns": json.dumps(list(src.get("turns", []))), "source_time": src.get("time"),
+            "source_speaker": src.get("speaker"),
             "created_at": record["created_at"], "updated_at": record["updated_at"],
             "pinned": int(bool(record["pinned"])), "importance": record["importance"],
             "strength": record["strength"], "last_recalled_at": record["last_recalled_at"],

@@ -18,10 +18,12 @@ def no_traceback(r) -> None:  # type: ignore[no-untyped-def]
 
 def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     r = cairn("remember", "My sister Ana lives in Lisbon", "--kind", "fact", "--source", "conversation",
-              "--source-ref", "chat-7", "--turn", "D1:3", "--when", "2024-05-08T13:56", "--json")
+              "--source-ref", "chat-7", "--turn", "D1:3", "--when", "2024-05-08T13:56", "--speaker", "Maya",
+              "--json")
     assert r.code == 0, r.err
     first = json.loads(r.out)
-    assert first["source"] == {"type": "conversation", "ref": "chat-7", "turns": ["D1:3"], "time": 1715176560.0}
+    assert first["source"] == {"type": "conversation", "ref": "chat-7", "turns": ["D1:3"], "time": 1715176560.0,
+                               "speaker": "Maya"}
     assert cairn("remember", "-", input="The car service is due in June\n").code == 0
     (tmp_path / "note.txt").write_text("Dentist appointment with Dr. Reyes on the 21st", encoding="utf-8")
     assert cairn("remember", "--file", str(tmp_path / "note.txt")).code == 0
@@ -29,7 +31,7 @@ def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     r = cairn("recall", "where does my sister live", "-k", "1", "--json")
     assert json.loads(r.out)[0]["memory"]["id"] == first["id"]
     r = cairn("recall", "where does my sister live", "-k", "1")
-    assert "Ana lives in Lisbon" in r.out and "conversation · chat-7 · turn D1:3" in r.out
+    assert "Ana lives in Lisbon" in r.out and "conversation · chat-7 · said by Maya · turn D1:3" in r.out
 
     assert cairn("memories", "forget", str(first["id"]), "--reason", "test").code == 0
     assert "Lisbon" not in cairn("recall", "sister Lisbon").out

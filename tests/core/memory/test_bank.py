@@ -6,7 +6,7 @@ import pytest
 
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings, from_mapping
-from cairn.core.errors import EmbedderMismatch, InvalidInput, NotFound, StorageError
+from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound, StorageError
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import HashingEmbedder
 from cairn.core.memory.records import RecallFilters, Source
@@ -14,8 +14,10 @@ from cairn.core.memory.records import RecallFilters, Source
 
 def table_counts(bank: MemoryBank) -> dict[str, int]:
     c = bank.db.conn
-    return {t: c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("memories", "memory_vec", "memory_fts", "history")}
+    counts = {t: c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("memories", "memory_vec", "memory_fts", "history")}
+    assert c.execute("SELECT COUNT(*) FROM memory_vectors").fetchone()[0] == counts["memory_vec"]
+    return counts
 
 
 def test_remember_writes_row_vector_text_and_history(bank: MemoryBank) -> None:
@@ -145,14 +147,20 @@ class BrokenEmbedder(HashingEmbedder):
         return super().embed(texts)[:, :-1]
 
 
-def test_failed_vector_write_leaves_no_row(isolated_home: Path) -> None:
-    path = isolated_home / "m.db"
-    with MemoryBank.open(path) as bank:
-        bank.remember("good one")
-    with MemoryBank.open(path, embedder=BrokenEmbedder(384)) as bank:
-        with pytest.raises(StorageError):
+def test_wrong_vector_shape_is_refused(isolated_home: Path) -> None:
+    with MemoryBank.open(isolated_home / "m.db", embedder=BrokenEmbedder(384)) as bank:
+        with pytest.raises(ModelLoadError, match="shape"):
             bank.remember("this must not half-exist")
-        assert table_counts(bank) == {"memories": 1, "memory_vec": 1, "memory_fts": 1, "history": 1}
+        assert bank.db.conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0] == 0
+
+
+def test_failed_vector_write_leaves_no_row(bank: MemoryBank) -> None:
+    bank.remember("good one")
+    bank.db.conn.execute("CREATE TEMP TRIGGER fail BEFORE INSERT ON memory_vectors "
+                         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    with pytest.raises(StorageError, match="disk on fire"):
+        bank.remember("this must not half-exist")
+    assert table_counts(bank) == {"memories": 1, "memory_vec": 1, "memory_fts": 1, "history": 1}
 
 
 def test_recall_on_empty_bank(bank: MemoryBank) -> None:
