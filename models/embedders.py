@@ -20,7 +20,7 @@ from typing import Any
 
 from cairn.core.download import Progress, fetch
 from cairn.core.errors import InvalidInput, ModelLoadError
-from cairn.core.memory.onnx_embed import Manifest, OnnxEmbedder
+from cairn.core.memory.onnx_embed import Manifest, OnnxEmbedder, load_session
 
 log = logging.getLogger(__name__)
 HUB = "https://huggingface.co"
@@ -118,9 +118,7 @@ def import_dir(models_dir: Path, source: Path, name: str, model_id: str | None =
 
 
 def _probe_dim(work: Path, base: Manifest) -> int:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(work / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = load_session(work / "model.onnx", threads=1)
     shape = session.get_outputs()[0].shape
     if not isinstance(shape[-1], int):
         raise ModelLoadError("Cannot tell the model's vector size from its output; give a catalog name.")

@@ -35,7 +35,9 @@ def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_cache: Path) -> Path:
     home = tmp_path / "cairn-home"
     home.mkdir()
-    (home / "models").symlink_to(models_cache, target_is_directory=True)
+    shared = models_cache / "embedders" / "all-minilm-l6-v2"
+    (home / "models" / "embedders").mkdir(parents=True)
+    (home / "models" / "embedders" / "all-minilm-l6-v2").symlink_to(shared, target_is_directory=True)
     monkeypatch.setenv("CAIRN_HOME", str(home))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli import admin, demo, memories
+from cairn.app.cli import admin, bench, demo, embedders, memories
 from cairn.app.cli.context import App, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
 from cairn.core import paths
@@ -80,6 +80,8 @@ def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str 
 
 
 cli.add_command(memories.memories)
+cli.add_command(bench.bench)
+cli.add_command(embedders.embedders)
 for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor, demo.demo):
     cli.add_command(command)
 

@@ -270,7 +270,7 @@ class MemoryBank:
     def recall(self, query: str, k: int | None = None, filters: RecallFilters | None = None,
                touch: bool = True, use: retrieve.Retrievers = retrieve.Retrievers()) -> list[Recalled]:
         """The memories most relevant to ``query``; recalling a memory reinforces it."""
-        query = check_text(query, self.settings.recall.max_query_bytes, "Query")
+        query = check_text(query, self.settings.recall.max_query_bytes, "Query", "recall.max_query_bytes")
         k = self.settings.recall.default_k if k is None else k
         if k < 1:
             raise InvalidInput(f"k must be at least 1, got {k}.")

@@ -37,6 +37,7 @@ CREATE TABLE memories (
 CREATE INDEX memories_live ON memories (forgotten_at, created_at);
 CREATE INDEX memories_source ON memories (source_type, source_ref);
 CREATE INDEX memories_ref_order ON memories (source_ref, id);
+CREATE INDEX memories_speaker ON memories (source_speaker);
 
 CREATE VIRTUAL TABLE memory_fts USING fts5 (
     speaker,
@@ -44,6 +45,9 @@ CREATE VIRTUAL TABLE memory_fts USING fts5 (
     context,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+
+-- document frequency of every indexed term: lets recall leave out words too common to matter
+CREATE VIRTUAL TABLE memory_fts_terms USING fts5vocab (memory_fts, 'row');
 
 CREATE TABLE memory_vectors (
     id   INTEGER PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,

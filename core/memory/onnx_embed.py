@@ -60,7 +60,7 @@ class OnnxEmbedder:
         self.manifest = Manifest.read(folder)
         self.batch_size = batch_size
         self._tokenizer = _load_tokenizer(folder / "tokenizer.json", self.manifest.max_seq_length)
-        self._session = _load_session(folder / "model.onnx", threads)
+        self._session = load_session(folder / "model.onnx", threads)
         self._names = {i.name for i in self._session.get_inputs()}
         self._probe()
 
@@ -132,7 +132,7 @@ def _load_tokenizer(path: Path, max_len: int) -> Any:
     return tok
 
 
-def _load_session(path: Path, threads: int) -> Any:
+def load_session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
     if not path.is_file():

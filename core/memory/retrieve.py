@@ -1,5 +1,6 @@
 """Hybrid recall: vectors, keywords, speakers, neighbouring turns, sessions and time, fused.
 
+0. The query for the vectors is rewritten into the first person of the one speaker it names.
 1. Candidates: the nearest memories by vector (binary-code prefilter, exact cosine re-score) and
    the best FTS5 BM25 matches on the memory's own words (speaker + text) and on its neighbouring
    turns (the `context` column).
@@ -13,7 +14,6 @@ The weights are round numbers fixed here, not fitted per data set.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from cairn.core.config import RecallSettings
 from cairn.core.memory import store
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.records import Memory, Recalled, RecallFilters
+from cairn.core.memory.rewrite import named_speakers, perspective
 from cairn.core.memory.timeref import date_range
 from cairn.core.memory.vectors import Vectors
 
@@ -33,6 +34,8 @@ NEIGHBOUR_SHARE = 0.3
 SESSION_SHARE = 0.3
 SESSION_TOP = 3
 TIME_BOOST = 0.1
+COMMON_SHARE = 0.05  # a word in more than this share of memories is left out of keyword search
+COMMON_FLOOR = 1000  # ... but only once it is in more than this many
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Retrievers:
     vector: bool = True
     keyword: bool = True
     context: bool = True
+    perspective: bool = True
     speaker: bool = True
     neighbours: bool = True
     session: bool = True
@@ -58,25 +62,43 @@ def search(conn: Any, embedder: Embedder, vectors: Vectors, query: str, k: int, 
            settings: RecallSettings, use: Retrievers = Retrievers()) -> list[Recalled]:
     """The ``k`` best live memories for ``query`` under ``filters``."""
     n = max(settings.candidates, k)
-    qvec = embedder.embed([query])[0] if use.vector and store.vec_table_exists(conn) else None
+    speakers = store.speakers(conn) if use.perspective or use.speaker else []
+    dense_query = (perspective(query, speakers) if use.perspective else None) or query
+    qvec = embedder.embed([dense_query])[0] if use.vector and store.vec_table_exists(conn) else None
     raw: dict[str, list[tuple[int, float]]] = {}
+    known: dict[int, float] = {}
     if qvec is not None:
-        raw["vector"] = vectors.nearest(conn, qvec, n, settings.rescore)
+        raw["vector"] = vectors.nearest(conn, qvec, n, settings.rescore, known)
+    words = _selective_words(conn, query) if use.keyword or use.context else []
     if use.keyword:
-        raw["keyword"] = _fts(conn, query, "speaker text", n, filters)
+        raw["keyword"] = _fts(conn, words, "speaker text", n, filters)
     if use.context:
-        raw["context"] = _fts(conn, query, "context", n, filters)
+        raw["context"] = _fts(conn, words, "context", n, filters)
     pool = _collect(conn, raw, filters)
     if not pool.memories:
         return []
-    scores = _base_scores(conn, pool, vectors, qvec, raw)
-    scores = _adjust(conn, pool, scores, query, vectors, qvec, use, raw, filters)
+    scores = _base_scores(conn, pool, vectors, qvec, raw, known)
+    scores = _adjust(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters)
     top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
     return [Recalled(pool.memories[i], scores[i], pool.signals[i]) for i in top]
 
 
-def _fts(conn: Any, query: str, columns: str, n: int, filters: RecallFilters) -> list[tuple[int, float]]:
-    match = store.fts_query(query, columns)
+def _selective_words(conn: Any, query: str) -> list[str]:
+    """The query's words minus those in more than COMMON_SHARE of a large bank's memories.
+
+    BM25 gives such words almost no weight, yet ranking every memory that holds them is what
+    makes keyword search slow at scale. The rarest word is always kept."""
+    words = store.query_words(query)
+    if len(words) <= 1:
+        return words
+    df = store.document_frequency(conn, words)
+    limit = max(COMMON_FLOOR, COMMON_SHARE * store.approximate_count(conn))
+    kept = [w for w in words if df[w] <= limit]
+    return kept or [min(words, key=lambda w: df[w])]
+
+
+def _fts(conn: Any, words: list[str], columns: str, n: int, filters: RecallFilters) -> list[tuple[int, float]]:
+    match = store.fts_query("", columns, words)
     return store.fts_search(conn, match, n, filters) if match else []
 
 
@@ -101,9 +123,13 @@ def _minmax(values: dict[int, float]) -> tuple[float, float]:
 
 
 def _base_scores(conn: Any, pool: _Pool, vectors: Vectors, qvec: np.ndarray | None,
-                 raw: dict[str, list[tuple[int, float]]]) -> dict[int, float]:
+                 raw: dict[str, list[tuple[int, float]]], known: dict[int, float]) -> dict[int, float]:
     """(1 - w) * cosine + w * mean of the keyword scores, each min-max normalised over the pool."""
-    dense = vectors.similarities(conn, qvec, list(pool.memories)) if qvec is not None else {}
+    dense: dict[int, float] = {}
+    if qvec is not None:
+        missing = [i for i in pool.memories if i not in known]
+        dense = {i: known[i] for i in pool.memories if i in known}
+        dense.update(vectors.similarities(conn, qvec, missing) if missing else {})
     for i, sim in dense.items():
         pool.signals[i]["cosine"] = sim
     parts = [dict(raw[name]) for name in ("keyword", "context") if name in raw]
@@ -121,10 +147,11 @@ def _base_scores(conn: Any, pool: _Pool, vectors: Vectors, qvec: np.ndarray | No
     return scores
 
 
-def _adjust(conn: Any, pool: _Pool, scores: dict[int, float], query: str, vectors: Vectors,
-            qvec: np.ndarray | None, use: Retrievers, raw: dict[str, Any], filters: RecallFilters) -> dict[int, float]:
+def _adjust(conn: Any, pool: _Pool, scores: dict[int, float], query: str, speakers: list[str],
+            vectors: Vectors, qvec: np.ndarray | None, use: Retrievers, raw: dict[str, Any],
+            filters: RecallFilters) -> dict[int, float]:
     if use.speaker:
-        scores = _speaker(pool, scores, query)
+        scores = _speaker(pool, scores, named_speakers(query, speakers))
     if use.neighbours:
         scores = _neighbours(conn, pool, scores, vectors, qvec, raw, filters)
     if use.session:
@@ -134,11 +161,8 @@ def _adjust(conn: Any, pool: _Pool, scores: dict[int, float], query: str, vector
     return scores
 
 
-def _speaker(pool: _Pool, scores: dict[int, float], query: str) -> dict[int, float]:
-    """If the query names exactly one of the speakers in play, their memories rise."""
-    words = {w.casefold() for w in re.findall(r"\w+", query)}
-    speakers = {m.source.speaker for m in pool.memories.values() if m.source.speaker}
-    named = [s for s in speakers if s.casefold() in words]
+def _speaker(pool: _Pool, scores: dict[int, float], named: list[str]) -> dict[int, float]:
+    """If the query names exactly one known speaker, their memories rise."""
     if len(named) != 1:
         return scores
     out = dict(scores)

@@ -142,16 +142,47 @@ def fts_optimize(conn: Any) -> None:
     conn.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
 
 
-def fts_query(text: str, columns: str = "") -> str | None:
-    """An FTS5 MATCH expression: any of the query's content words, each quoted (no operator
-    injection), optionally limited to some columns (e.g. ``"speaker text"``)."""
+def query_words(text: str) -> list[str]:
+    """The query's distinct content words (all its words if every one is a stop word)."""
     words = re.findall(r"\w+", text.casefold())
-    content = [w for w in words if not is_stopword(w)] or words
-    if not content:
+    return list(dict.fromkeys([w for w in words if not is_stopword(w)] or words))
+
+
+def fts_query(text: str, columns: str = "", words: list[str] | None = None) -> str | None:
+    """An FTS5 MATCH expression: any of the words, each quoted (no operator injection),
+    optionally limited to some columns (e.g. ``"speaker text"``)."""
+    unique = query_words(text) if words is None else words
+    if not unique:
         return None
-    unique = list(dict.fromkeys(content))
     expr = " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
     return f"{{{columns}}} : ({expr})" if columns else expr
+
+
+def _tokenizer_tables(conn: Any) -> None:
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING "
+                 "fts5(w, tokenize = 'porter unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_v USING fts5vocab(temp, query_tokens, 'instance')")
+
+
+def document_frequency(conn: Any, words: list[str]) -> dict[str, int]:
+    """How many memories hold each word, as the index tokenizes it (stemmed)."""
+    _tokenizer_tables(conn)
+    conn.executemany("INSERT INTO temp.query_tokens (rowid, w) VALUES (?, ?)", list(enumerate(words, 1)))
+    terms = conn.execute("SELECT doc, term FROM temp.query_tokens_v").fetchall()
+    conn.execute("DELETE FROM temp.query_tokens")
+    by_term: dict[str, int] = {}
+    for term in {t for _, t in terms}:  # one seek per term: fts5vocab does not seek on IN (...)
+        row = conn.execute("SELECT doc FROM memory_fts_terms WHERE term = ?", (term,)).fetchone()
+        by_term[term] = int(row[0]) if row else 0
+    out = {w: 0 for w in words}
+    for doc, term in terms:
+        out[words[doc - 1]] = max(out[words[doc - 1]], by_term.get(term, 0))
+    return out
+
+
+def approximate_count(conn: Any) -> int:
+    """An upper bound on the number of memories, in constant time (the largest id)."""
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM memories").fetchone()[0])
 
 
 def fts_search(conn: Any, match: str, limit: int, filters: RecallFilters) -> list[tuple[int, float]]:
@@ -173,6 +204,12 @@ def neighbours(conn: Any, ids: list[int]) -> dict[int, tuple[int | None, int | N
            " AND n.forgotten_at IS NULL) "
            f"FROM memories m WHERE m.source_ref IS NOT NULL AND m.id IN ({', '.join('?' * len(ids))})")
     return {r[0]: (r[1], r[2]) for r in conn.execute(sql, ids).fetchall()}
+
+
+def speakers(conn: Any) -> list[str]:
+    """Everyone who said something the bank remembers."""
+    rows = conn.execute("SELECT DISTINCT source_speaker FROM memories WHERE source_speaker IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
 
 
 def previous_in_source(conn: Any, source_ref: str, before: int) -> Memory | None:
@@ -261,14 +298,19 @@ def vec_knn_codes(conn: Any, code: np.ndarray, k: int) -> list[int]:
     return [int(r[0]) for r in conn.execute(sql, (code.tobytes(), int(k))).fetchall()]
 
 
-def vectors_for(conn: Any, ids: list[int]) -> dict[int, np.ndarray]:
-    out: dict[int, np.ndarray] = {}
+def vectors_for(conn: Any, ids: list[int]) -> tuple[list[int], np.ndarray]:
+    """The stored vectors of ``ids`` (those that have one), as (ids, matrix)."""
+    found: list[int] = []
+    blobs: list[bytes] = []
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
         rows = conn.execute(f"SELECT id, vec FROM memory_vectors WHERE id IN ({', '.join('?' * len(chunk))})",
                             chunk).fetchall()
-        out.update({int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows})
-    return out
+        found += [r[0] for r in rows]
+        blobs += [r[1] for r in rows]
+    if not found:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return found, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), -1)
 
 
 def iter_vectors(conn: Any, batch: int = 4096) -> Any:

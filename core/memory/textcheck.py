@@ -15,7 +15,7 @@ def decode_utf8(data: bytes, where: str = "input") -> str:
                            hint="Save it as UTF-8 and try again; nothing was stored.") from exc
 
 
-def check_text(text: str, max_bytes: int, what: str = "Memory text") -> str:
+def check_text(text: str, max_bytes: int, what: str = "Memory text", setting: str = "memory.max_text_bytes") -> str:
     """Return ``text`` stripped of surrounding whitespace, or raise naming what is wrong."""
     if not isinstance(text, str):
         raise InvalidInput(f"{what} must be a string, not {type(text).__name__}.")
@@ -28,8 +28,8 @@ def check_text(text: str, max_bytes: int, what: str = "Memory text") -> str:
     if not cleaned:
         raise InvalidInput(f"{what} is empty.", hint="Give some text to remember.")
     if size > max_bytes:
-        raise InvalidInput(f"{what} is {size:,} bytes; the limit is {max_bytes:,} bytes (memory.max_text_bytes).",
-                           hint="Split it into smaller memories, or raise memory.max_text_bytes in the settings.")
+        raise InvalidInput(f"{what} is {size:,} bytes; the limit is {max_bytes:,} bytes ({setting}).",
+                           hint=f"Shorten it, or raise {setting} in the settings.")
     if "\x00" in cleaned:
         raise InvalidInput(f"{what} contains a NUL character.")
     return cleaned

@@ -75,15 +75,20 @@ class Vectors:
             return self.index.search(code, n)
         return store.vec_knn_codes(conn, code, min(n, 4096))
 
-    def nearest(self, conn: Any, query: np.ndarray, n: int, rescore: int) -> list[tuple[int, float]]:
-        """The ``n`` nearest live memories by exact cosine similarity, after a code prefilter."""
+    def nearest(self, conn: Any, query: np.ndarray, n: int, rescore: int,
+                seen: dict[int, float] | None = None) -> list[tuple[int, float]]:
+        """The ``n`` nearest live memories by exact cosine similarity, after a code prefilter.
+
+        ``seen``, when given, receives the similarity of every memory re-scored on the way."""
         ids = self.candidates(conn, query, max(rescore, n))
-        return sorted(self.similarities(conn, query, ids).items(), key=lambda kv: -kv[1])[:n]
+        sims = self.similarities(conn, query, ids)
+        if seen is not None:
+            seen.update(sims)
+        return sorted(sims.items(), key=lambda kv: -kv[1])[:n]
 
     def similarities(self, conn: Any, query: np.ndarray, ids: list[int]) -> dict[int, float]:
-        found = store.vectors_for(conn, ids)
-        if not found:
+        keys, matrix = store.vectors_for(conn, ids)
+        if not keys:
             return {}
-        keys = list(found)
-        sims = np.stack([found[i] for i in keys]) @ np.asarray(query, dtype=np.float32)
-        return dict(zip(keys, (float(s) for s in sims)))
+        sims = matrix @ np.asarray(query, dtype=np.float32)
+        return dict(zip(keys, sims.tolist()))

@@ -222,3 +222,36 @@ def test_bad_import_file(cairn, tmp_path: Path) -> None:  # type: ignore[no-unty
     no_traceback(r)
     r = cairn("import", str(tmp_path / "missing.jsonl"))
     assert r.code == 2 and "cannot read" in r.err
+
+
+def test_bench_locomo_json_contract(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.bench.test_bench import CONV
+
+    data = tmp_path / "conv.json"
+    data.write_text(json.dumps([CONV]))
+    r = cairn("bench", "locomo", str(data), "--k", "1,3", "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["questions"] == 4 and {"recall@1", "recall@3"} <= set(report["macro"])
+    assert set(report["baselines"]) == {"bm25", "dense"}
+    assert report["embedder"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
+    r = cairn("bench", "locomo", str(data), "--k", "x")
+    assert r.code == 2 and "comma-separated" in r.err
+    r = cairn("bench", "locomo", str(tmp_path / "missing.json"))
+    assert r.code == 2 and "does not exist" in r.err
+
+
+def test_embedders_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cairn.models.convert import convert_sentence_transformer
+    from cairn.models.tiny_bert import synthesize
+
+    listed = json.loads(cairn("embedders", "list", "--json").out)
+    assert listed[0]["name"] == "all-minilm-l6-v2" and listed[0]["installed"] is True
+    export = tmp_path / "export"
+    convert_sentence_transformer(synthesize(tmp_path / "src"), export)
+    r = cairn("embedders", "import", str(export), "--name", "tiny", "--id", "test/tiny", "--json")
+    assert r.code == 0 and json.loads(r.out)["dim"] == 32
+    (export / "model.onnx").write_bytes(b"nope")
+    r = cairn("embedders", "import", str(export), "--name", "tiny2")
+    assert r.code == 5 and "damaged or truncated" in r.err
+    no_traceback(r)

@@ -1,0 +1,105 @@
+"""`cairn bench ...`: the benchmarks, with progress on stderr and `--json` for machines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.output import emit_json
+from cairn.core.bench import locomo, madial, scale
+from cairn.core.memory.embed import make_embedder
+
+
+@click.group()
+def bench() -> None:
+    """Measure retrieval quality and speed on public data or synthetic memories."""
+
+
+class _Progress:
+    """A one-line progress display on stderr (only when it is a terminal)."""
+
+    def __init__(self) -> None:
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self.live:
+            sys.stderr.write(f"\r{label}: {done}/{total}   ")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.live:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers", param_hint="--k") from exc
+    if not ks or ks[0] < 1:
+        raise click.BadParameter("k values must be positive", param_hint="--k")
+    return ks
+
+
+def _show(report: dict[str, Any], title: str) -> None:
+    if get_app().as_json:
+        emit_json(report)
+        return
+    click.secho(title, bold=True)
+    for key, value in report.items():
+        click.echo(f"  {key}: {value}")
+
+
+@bench.command("locomo")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
+@click.option("--ablate", is_flag=True, help="Also run with each retrieval component switched off.")
+@json_option
+def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
+    """Evidence-turn recall on a LoCoMo-format file, with BM25 and dense baselines."""
+    app = get_app()
+    embedder = make_embedder(app.settings, app.paths.models_dir)
+    progress = _Progress()
+    try:
+        report = locomo.run(path, embedder, _ks(k_text), app.settings, ablate, progress)
+    finally:
+        progress.close()
+    _show(report, f"LoCoMo retrieval ({path.name})")
+
+
+@bench.command("madial")
+@click.argument("dialogues", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("memories", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
+@json_option
+def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
+    """MADial-Bench: recall of the memories a dialogue should bring up, with baselines."""
+    app = get_app()
+    embedder = make_embedder(app.settings, app.paths.models_dir)
+    progress = _Progress()
+    try:
+        report = madial.run(dialogues, memories, embedder, _ks(k_text), app.settings, progress)
+    finally:
+        progress.close()
+    _show(report, f"MADial-Bench retrieval ({dialogues.name})")
+
+
+@bench.command("scale")
+@click.option("--n", "n", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="How many memories.")
+@click.option("--queries", type=click.IntRange(min=5), default=100, show_default=True)
+@json_option
+def scale_cmd(n: int, queries: int) -> None:
+    """Search and remember latency, recall loss against exact search, and database size at N memories."""
+    app = get_app()
+    embedder = make_embedder(app.settings, app.paths.models_dir)
+    progress = _Progress()
+    try:
+        report = scale.run(n, embedder, queries, settings=app.settings, progress=progress)
+    finally:
+        progress.close()
+    _show(report, f"Scale ({n:,} memories)")

@@ -1,0 +1,201 @@
+"""`cairn bench locomo`: evidence-turn recall on LoCoMo-format conversations.
+
+Each conversation goes into a fresh temporary bank through the real remember path (one memory
+per turn with its dia_id, speaker and session date), every question of categories 1-4 is asked
+through the real recall path, and the retrieved memories' turn ids are scored against the
+question's evidence. Baselines run in the same process on the same data: plain FTS5 BM25 over
+the turn text, and plain dense search over embeddings of the turn text alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.core.bench.metrics import Tally, at_k, latency
+from cairn.core.clock import ManualClock
+from cairn.core.config import Settings
+from cairn.core.errors import InvalidInput
+from cairn.core.memory import store
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.embed import Embedder
+from cairn.core.memory.records import RecallFilters, Source
+from cairn.core.memory.retrieve import Retrievers
+
+CATEGORIES = ("1", "2", "3", "4")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Turn:
+    dia_id: str
+    speaker: str
+    text: str
+    session: int
+    time: float
+
+
+@dataclass
+class Question:
+    text: str
+    category: str
+    evidence: set[str]
+
+
+@dataclass
+class Conversation:
+    sample_id: str
+    turns: list[Turn] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+
+
+def _session_time(text: str) -> float:
+    value = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y")
+    return value.replace(tzinfo=timezone.utc).timestamp()
+
+
+def clean_evidence(raw: list[str], valid: set[str]) -> set[str]:
+    """Split on separators, repair `D:11:26` -> `D11:26` and `D30:05` -> `D30:5`, drop unknown ids."""
+    out = set()
+    for item in raw:
+        for part in re.split(r"[;,\s]+", item):
+            fixed = re.sub(r"^D:(\d+)", r"D\1", part)
+            match = re.fullmatch(r"D(\d+):(\d+)", fixed)
+            if match and (ident := f"D{int(match.group(1))}:{int(match.group(2))}") in valid:
+                out.add(ident)
+    return out
+
+
+def load(path: Path) -> list[Conversation]:
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"Cannot read the LoCoMo file {path}: {exc}.") from exc
+    if not isinstance(data, list):
+        raise InvalidInput(f"{path} is not a LoCoMo-format file (expected a JSON list of conversations).")
+    return [_conversation(item, path) for item in data]
+
+
+def _conversation(item: dict[str, Any], path: Path) -> Conversation:
+    try:
+        conv = Conversation(item["sample_id"])
+        raw = item["conversation"]
+        sessions = sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k)
+                          and isinstance(raw[k], list))
+        for number, key in sessions:
+            when = _session_time(raw[f"{key}_date_time"])
+            for t in raw[key]:
+                text = t["text"] + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
+                conv.turns.append(Turn(t["dia_id"], t["speaker"], text, number, when))
+        valid = {t.dia_id for t in conv.turns}
+        for q in item.get("qa", []):
+            evidence = clean_evidence(q.get("evidence", []), valid)
+            if str(q.get("category")) in CATEGORIES and evidence:
+                conv.questions.append(Question(q["question"], str(q["category"]), evidence))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')} is malformed ({exc!r}).") from exc
+    return conv
+
+
+def ingest(bank: MemoryBank, clock: ManualClock, conv: Conversation, progress: Progress | None = None) -> float:
+    start = time.perf_counter()
+    for n, turn in enumerate(conv.turns, start=1):
+        clock.set(turn.time)
+        source = Source("conversation", f"{conv.sample_id}:session_{turn.session}", (turn.dia_id,), turn.time,
+                        turn.speaker)
+        bank.remember(turn.text, kind="turn", source=source)
+        if progress and n % 25 == 0:
+            progress(f"ingest {conv.sample_id}", n, len(conv.turns))
+    return time.perf_counter() - start
+
+
+def _turn_ids(hits: list[Any]) -> list[tuple[str, ...]]:
+    return [h.memory.source.turns for h in hits]
+
+
+def evaluate(bank: MemoryBank, conv: Conversation, ks: list[int], tally: Tally, use: Retrievers,
+             timings: list[float] | None = None) -> None:
+    for q in conv.questions:
+        start = time.perf_counter()
+        hits = bank.recall(q.text, k=max(ks), touch=False, use=use)
+        if timings is not None:
+            timings.append(time.perf_counter() - start)
+        tally.add(q.category, _all_k(_turn_ids(hits), q.evidence, ks))
+
+
+def baselines(bank: MemoryBank, conv: Conversation, ks: list[int], bm25: Tally, dense: Tally) -> None:
+    """Plain BM25 over turn text, and plain dense search over embeddings of the turn text alone."""
+    plain = bank.embedder.embed([t.text for t in conv.turns])
+    ids = [(t.dia_id,) for t in conv.turns]
+    for q in conv.questions:
+        match = store.fts_query(q.text, "text")
+        found = store.fts_search(bank.db.conn, match, max(ks), RecallFilters()) if match else []
+        mems = store.get_many(bank.db.conn, [i for i, _ in found])
+        ranked = [mems[i].source.turns for i, _ in found if i in mems]
+        order = np.argsort(-(plain @ bank.embedder.embed([q.text])[0]))[: max(ks)]
+        bm25.add(q.category, _all_k(ranked, q.evidence, ks))
+        dense.add(q.category, _all_k([ids[i] for i in order], q.evidence, ks))
+
+
+def _all_k(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for k in ks:
+        metrics.update(at_k(ranked, gold, k))
+    return metrics
+
+
+def run(path: Path, embedder: Embedder, ks: list[int], settings: Settings | None = None,
+        ablate: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report."""
+    conversations = load(path)
+    settings = settings or Settings()
+    tally, bm25, dense = Tally(), Tally(), Tally()
+    ablations = {name: Tally() for name in _component_names()} if ablate else {}
+    timings: list[float] = []
+    ingest_s = 0.0
+    for conv in conversations:
+        with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
+            clock = ManualClock()
+            with MemoryBank.open(Path(tmp) / "memory.db", settings, embedder=embedder, clock=clock,
+                                 in_memory_index=True) as bank:
+                ingest_s += ingest(bank, clock, conv, progress)
+                evaluate(bank, conv, ks, tally, Retrievers(), timings)
+                baselines(bank, conv, ks, bm25, dense)
+                for name, t in ablations.items():
+                    evaluate(bank, conv, ks, t, Retrievers(**{name: False}))
+        if progress:
+            progress("conversations", conversations.index(conv) + 1, len(conversations))
+    return _report(tally, bm25, dense, ablations, timings, ingest_s, conversations, embedder)
+
+
+def _component_names() -> list[str]:
+    return [f.name for f in fields(Retrievers)]
+
+
+def _report(tally: Tally, bm25: Tally, dense: Tally, ablations: dict[str, Tally], timings: list[float],
+            ingest_s: float, conversations: list[Conversation], embedder: Embedder) -> dict[str, Any]:
+    turns = sum(len(c.turns) for c in conversations)
+    report: dict[str, Any] = {
+        "questions": tally.questions,
+        "conversations": len(conversations),
+        "macro": tally.macro(CATEGORIES),
+        "per_category": tally.per_category(),
+        "latency_ms": latency(timings),
+        "ingest": {"turns": turns, "seconds": round(ingest_s, 2),
+                   "ms_per_turn": round(1000 * ingest_s / max(1, turns), 2)},
+        "baselines": {"bm25": {"macro": bm25.macro(CATEGORIES), "per_category": bm25.per_category()},
+                      "dense": {"macro": dense.macro(CATEGORIES), "per_category": dense.per_category()}},
+        "embedder": {"id": embedder.id, "dim": embedder.dim},
+    }
+    if ablations:
+        report["ablation"] = {f"without_{name}": t.macro(CATEGORIES) for name, t in ablations.items()}
+    return report

@@ -1,0 +1,105 @@
+"""The benchmarks on small made-up data in the public formats (the real data is never copied here)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cairn.core.bench import locomo, madial, scale
+from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.errors import InvalidInput
+from cairn.core.memory.embed import HashingEmbedder
+
+CONV = {
+    "sample_id": "made-up-1",
+    "conversation": {
+        "speaker_a": "Ana", "speaker_b": "Ben",
+        "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_1": [
+            {"speaker": "Ana", "dia_id": "D1:1", "text": "I adopted a greyhound called Pixel yesterday!"},
+            {"speaker": "Ben", "dia_id": "D1:2", "text": "Congrats! I started pottery classes on Monday."},
+            {"speaker": "Ana", "dia_id": "D1:3", "text": "Nice. Pixel loves the beach.",
+             "blip_caption": "a photo of a dog running on sand"},
+        ],
+        "session_2_date_time": "10:00 am on 20 June, 2023",
+        "session_2": [
+            {"speaker": "Ben", "dia_id": "D2:1", "text": "My pottery teacher praised my first vase."},
+            {"speaker": "Ana", "dia_id": "D2:2", "text": "I'm training for a half marathon in Lisbon."},
+        ],
+        "session_3_date_time": "not a list, ignored",
+    },
+    "qa": [
+        {"question": "What is the name of the greyhound Ana adopted?", "answer": "Pixel", "evidence": ["D1:1"], "category": 4},
+        {"question": "When did Ben start pottery?", "answer": "May 2023", "evidence": ["D1:2"], "category": 2},
+        {"question": "What did Ben make in pottery class and who praised it?", "evidence": ["D2:1; D:1:2"],
+         "category": 1},
+        {"question": "Where will Ana run a race?", "evidence": ["D2:02", "D9:9"], "category": 3},
+        {"question": "What is Ben's cat called?", "adversarial_answer": "Tom", "evidence": [], "category": 5},
+    ],
+}
+
+
+def test_evidence_cleaning() -> None:
+    valid = {"D1:2", "D11:26", "D30:5"}
+    assert locomo.clean_evidence(["D:11:26", "D30:05; D1:2", "", "D99:1"], valid) == valid
+
+
+def test_metrics() -> None:
+    m = at_k([("a",), ("b", "c"), ("d",)], {"c", "z"}, 2)
+    assert m == {"recall@2": 0.5, "hit@2": 1.0, "all@2": 0.0}
+    t = Tally()
+    t.add("1", {"recall@1": 1.0})
+    t.add("1", {"recall@1": 0.0})
+    t.add("2", {"recall@1": 1.0})
+    assert t.macro() == {"recall@1": 0.75} and t.questions == 3
+
+
+def test_locomo_contract_and_sanity(tmp_path: Path) -> None:
+    path = tmp_path / "conv.json"
+    path.write_text(json.dumps([CONV]))
+    convs = locomo.load(path)
+    assert len(convs[0].turns) == 5 and "[shares a photo: a photo of a dog" in convs[0].turns[2].text
+    assert len(convs[0].questions) == 4  # category 5 is not a retrieval question
+    report = locomo.run(path, HashingEmbedder(), [1, 5, 10], ablate=True)
+    assert report["questions"] == 4
+    assert set(report["macro"]) >= {"recall@1", "recall@5", "recall@10", "hit@10", "all@10"}
+    assert set(report["per_category"]) == {"1", "2", "3", "4"}
+    assert set(report["latency_ms"]) == {"p50", "p95"}
+    assert set(report["baselines"]) == {"bm25", "dense"} and "recall@10" in report["baselines"]["bm25"]["macro"]
+    assert report["per_category"]["4"]["recall@1"] == 1.0  # the greyhound -> the Pixel turn
+    assert report["macro"]["recall@10"] == 1.0  # five turns, k=10: everything is found
+    assert "without_vector" in report["ablation"]
+
+
+def test_locomo_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a list"}')
+    with pytest.raises(InvalidInput, match="not a LoCoMo-format file"):
+        locomo.load(bad)
+    bad.write_text('[{"sample_id": "x", "conversation": {"session_1": [{}], "session_1_date_time": "bad"}}]')
+    with pytest.raises(InvalidInput, match="conversation x is malformed"):
+        locomo.load(bad)
+
+
+def test_madial(tmp_path: Path) -> None:
+    mem = tmp_path / "mem.jsonl"
+    mem.write_text("\n".join(json.dumps(x) for x in [
+        {"1": {"time": "2023-12-25", "event": "Bart danced at the Christmas party and felt very happy."}},
+        {"2": {"time": "2023-03-07", "event": "Bart won the 100 meters race at school."}},
+        {"3": {"time": "2023-05-15", "event": "Bart tried mango ice cream at a new shop."}}]))
+    dia = tmp_path / "dia.jsonl"
+    dia.write_text(json.dumps({"dialogue": ["<BOD>\n", '<Bart>: "I will dance at the party tonight!"\n',
+                                            '<Assistant>: "Remember the Christmas party?"\n', "<EOD>\n"],
+                               "test-turn": [2], "relevant-id": [1, 99], "user-id": 1}))
+    report = madial.run(dia, mem, HashingEmbedder(), [1, 3])
+    assert report["dialogues"] == 1 and report["memories"] == 3
+    assert report["macro"]["recall@1"] == 1.0
+    assert set(report["baselines"]) == {"bm25", "dense"}
+
+
+def test_scale_small() -> None:
+    report = scale.run(600, HashingEmbedder(64), queries=5)
+    assert report["n"] == 600 and report["recall_loss_vs_exact"] <= 0.05
+    for key in ("vector_search_ms", "recall_ms", "remember_ms", "sqlite_vec_bit_knn_ms"):
+        assert set(report[key]) == {"p50", "p95"}
+    assert report["database_mb"] > 0
