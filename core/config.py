@@ -44,7 +44,7 @@ class RecallSettings:
     default_k: int = _opt(5, lo=1, hi=1000, doc="memories returned by recall when k is not given")
     max_query_bytes: int = _opt(4096, lo=16, hi=1024 * 1024, doc="longest query accepted, in UTF-8 bytes")
     candidates: int = _opt(50, lo=1, hi=10_000, doc="candidates taken from each retriever before fusion")
-    rescore: int = _opt(1000, lo=10, hi=100_000,
+    rescore: int = _opt(600, lo=10, hi=100_000,
                         doc="memories re-scored by exact cosine after the binary-code prefilter")
 
 

@@ -57,6 +57,7 @@ class MemoryBank:
         return cls(db, embedder, settings, clock or SystemClock(), in_memory_index)
 
     def close(self) -> None:
+        self.vectors.close()
         self.db.close()
 
     def __enter__(self) -> "MemoryBank":
@@ -125,6 +126,7 @@ class MemoryBank:
         memory = store.get_memory(conn, memory_id)
         assert memory is not None
         store.fts_put(conn, memory_id, memory.source.speaker, memory.text, self._link_context(conn, memory))
+        store.df_add(conn, memory.text, +1)
         return memory, code if live else None
 
     def _link_context(self, conn: Any, memory: Memory) -> str:
@@ -177,6 +179,8 @@ class MemoryBank:
                 vector = self._embed([key_text(new.text, new.source.speaker)])[0]
                 code = self.vectors.put(conn, memory_id, vector, active=not new.forgotten)
                 store.fts_put(conn, memory_id, new.source.speaker, new.text, store.fts_context(conn, memory_id))
+                store.df_add(conn, old.text, -1)
+                store.df_add(conn, new.text, +1)
             store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
                               snapshot(new, changed), reason)
         if code is not None and not new.forgotten:
@@ -226,6 +230,7 @@ class MemoryBank:
             if store.vec_table_exists(conn):
                 store.vec_delete(conn, memory_id)
             store.fts_delete(conn, memory_id)
+            store.df_add(conn, memory.text, -1)
             store.scrub_history_text(conn, memory.uid)
             store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
         self.vectors.after_commit_remove(memory_id)

@@ -199,6 +199,8 @@ def _prepare(conn: Any, busy_timeout_ms: int) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -32768")  # 32 MiB of page cache
+    conn.execute("PRAGMA mmap_size = 1073741824")  # reads of up to 1 GiB straight from the OS cache
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         return  # refused by apply_migrations without writing anything

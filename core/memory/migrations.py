@@ -46,8 +46,11 @@ CREATE VIRTUAL TABLE memory_fts USING fts5 (
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 
--- document frequency of every indexed term: lets recall leave out words too common to matter
-CREATE VIRTUAL TABLE memory_fts_terms USING fts5vocab (memory_fts, 'row');
+-- how many memories hold each word: lets recall leave out words too common to matter
+CREATE TABLE term_df (
+    term TEXT PRIMARY KEY,
+    df   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE memory_vectors (
     id   INTEGER PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,

@@ -142,6 +142,9 @@ def load_session(path: Path, threads: int) -> Any:
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Idle worker threads sleep instead of spinning: they would otherwise steal the cores that
+    # SQLite and the vector scan need between two embeddings.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

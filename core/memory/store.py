@@ -158,26 +158,22 @@ def fts_query(text: str, columns: str = "", words: list[str] | None = None) -> s
     return f"{{{columns}}} : ({expr})" if columns else expr
 
 
-def _tokenizer_tables(conn: Any) -> None:
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens USING "
-                 "fts5(w, tokenize = 'porter unicode61 remove_diacritics 2')")
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_tokens_v USING fts5vocab(temp, query_tokens, 'instance')")
-
-
 def document_frequency(conn: Any, words: list[str]) -> dict[str, int]:
-    """How many memories hold each word, as the index tokenizes it (stemmed)."""
-    _tokenizer_tables(conn)
-    conn.executemany("INSERT INTO temp.query_tokens (rowid, w) VALUES (?, ?)", list(enumerate(words, 1)))
-    terms = conn.execute("SELECT doc, term FROM temp.query_tokens_v").fetchall()
-    conn.execute("DELETE FROM temp.query_tokens")
-    by_term: dict[str, int] = {}
-    for term in {t for _, t in terms}:  # one seek per term: fts5vocab does not seek on IN (...)
-        row = conn.execute("SELECT doc FROM memory_fts_terms WHERE term = ?", (term,)).fetchone()
-        by_term[term] = int(row[0]) if row else 0
+    """How many memories hold each word (as :func:`query_words` splits text)."""
     out = {w: 0 for w in words}
-    for doc, term in terms:
-        out[words[doc - 1]] = max(out[words[doc - 1]], by_term.get(term, 0))
+    if words:
+        rows = conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({', '.join('?' * len(words))})", words)
+        out.update({t: int(n) for t, n in rows.fetchall()})
     return out
+
+
+def df_add(conn: Any, text: str, delta: int) -> None:
+    """Count (or uncount, with delta -1) the words of one memory's text."""
+    words = query_words(text)
+    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?) "
+                     "ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", [(w, delta) for w in words])
+    if delta < 0 and words:  # a word no memory holds any more leaves no trace
+        conn.execute(f"DELETE FROM term_df WHERE df <= 0 AND term IN ({', '.join('?' * len(words))})", words)
 
 
 def approximate_count(conn: Any) -> int:

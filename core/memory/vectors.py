@@ -63,16 +63,21 @@ class Vectors:
         if self.index is not None:
             self.index.remove(memory_id)
 
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
     def invalidate(self) -> None:
         if self.index is not None:
             self.index.invalidate()
 
     def candidates(self, conn: Any, query: np.ndarray, n: int) -> list[int]:
         """The ``n`` live memories whose codes are nearest to the query's (Hamming distance)."""
-        code = encode(query[None, :], self.centre(conn))[0]
+        centre = self.centre(conn)
+        code = encode(query[None, :], centre)[0]
         if self.index is not None:
             self.index.sync(conn)
-            return self.index.search(code, n)
+            return self.index.search(code, n, np.asarray(query, dtype=np.float32) - centre)
         return store.vec_knn_codes(conn, code, min(n, 4096))
 
     def nearest(self, conn: Any, query: np.ndarray, n: int, rescore: int,

@@ -11,6 +11,8 @@ step with the database (used by long-lived processes: the daemon, benchmarks).
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -48,10 +50,17 @@ def _topk_numpy(codes: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(dist, k - 1)[:k] if k < len(dist) else np.arange(len(dist))
 
 
-class CodeIndex:
-    """In-memory codes of the live memories, reloaded when another process changes the database."""
+PARALLEL_FROM = 200_000  # rows; below this one thread is faster than splitting the scan
 
-    def __init__(self) -> None:
+
+class CodeIndex:
+    """In-memory codes of the live memories, reloaded when another process changes the database.
+
+    Large scans are split across threads (the C helper releases the GIL). Call :meth:`close`."""
+
+    def __init__(self, threads: int = 0) -> None:
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
         self.ids = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros((0, 0), dtype=np.uint8)
         self._pos: dict[int, int] = {}
@@ -99,8 +108,38 @@ class CodeIndex:
     def invalidate(self) -> None:
         self._version = None
 
-    def search(self, code: np.ndarray, k: int) -> list[int]:
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _shortlist(self, codes: np.ndarray, code: np.ndarray, k: int) -> np.ndarray:
+        """Rows of (at least) the k nearest codes; in parallel slices for large indexes."""
+        n = len(codes)
+        if n < PARALLEL_FROM or self.threads < 2 or _hamming is None:
+            return topk_hamming(codes, code, k)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="cairn-vindex")
+        bounds = np.linspace(0, n, self.threads + 1, dtype=np.int64)
+        jobs = [self._pool.submit(topk_hamming, codes[lo:hi], code, k) for lo, hi in zip(bounds, bounds[1:])]
+        return np.concatenate([job.result() + lo for job, lo in zip(jobs, bounds)])
+
+    def search(self, code: np.ndarray, k: int, query: np.ndarray | None = None, widen: int = 4) -> list[int]:
+        """The ``k`` best codes for a query. With the float ``query`` (already centred), a wider
+        Hamming shortlist is re-ranked by the asymmetric estimate (query floats against code signs),
+        which orders near neighbours far better than Hamming distance alone."""
         if self._n == 0:
             return []
-        rows = topk_hamming(self.codes[: self._n], code, k)
-        return [int(i) for i in self.ids[rows]]
+        codes = self.codes[: self._n]
+        if query is None:
+            rows = self._shortlist(codes, code, k)
+            return [int(i) for i in self.ids[rows[:k]]] if len(rows) <= k else self._closest(codes, code, rows, k)
+        rows = self._shortlist(codes, code, k * widen)
+        signs = np.unpackbits(codes[rows], axis=1)[:, : len(query)].astype(np.float32)
+        estimate = signs @ (2.0 * query)
+        best = rows[np.argpartition(-estimate, k - 1)[:k]] if len(rows) > k else rows
+        return [int(i) for i in self.ids[best]]
+
+    def _closest(self, codes: np.ndarray, code: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+        dist = np.bitwise_count(np.bitwise_xor(codes[rows], code)).sum(1)
+        return [int(i) for i in self.ids[rows[np.argpartition(dist, k - 1)[:k]]]]
