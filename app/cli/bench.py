@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,18 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
+def _run(title: str, job: Callable[..., dict[str, Any]], *args: Any) -> None:
+    """Run a benchmark with the configured embedder and a progress line, then show its report."""
+    app = get_app()
+    embedder = make_embedder(app.settings, app.paths.models_dir)
+    progress = _Progress()
+    try:
+        report = job(*args, embedder=embedder, settings=app.settings, progress=progress)
+    finally:
+        progress.close()
+    _show(report, title)
+
+
 def _show(report: dict[str, Any], title: str) -> None:
     if get_app().as_json:
         emit_json(report)
@@ -61,14 +74,7 @@ def _show(report: dict[str, Any], title: str) -> None:
 @json_option
 def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
     """Evidence-turn recall on a LoCoMo-format file, with BM25 and dense baselines."""
-    app = get_app()
-    embedder = make_embedder(app.settings, app.paths.models_dir)
-    progress = _Progress()
-    try:
-        report = locomo.run(path, embedder, _ks(k_text), app.settings, ablate, progress)
-    finally:
-        progress.close()
-    _show(report, f"LoCoMo retrieval ({path.name})")
+    _run(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
 
 
 @bench.command("madial")
@@ -78,14 +84,7 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 @json_option
 def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
     """MADial-Bench: recall of the memories a dialogue should bring up, with baselines."""
-    app = get_app()
-    embedder = make_embedder(app.settings, app.paths.models_dir)
-    progress = _Progress()
-    try:
-        report = madial.run(dialogues, memories, embedder, _ks(k_text), app.settings, progress)
-    finally:
-        progress.close()
-    _show(report, f"MADial-Bench retrieval ({dialogues.name})")
+    _run(f"MADial-Bench retrieval ({dialogues.name})", madial.run, dialogues, memories, _ks(k_text))
 
 
 @bench.command("scale")
@@ -95,11 +94,4 @@ def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
 @json_option
 def scale_cmd(n: int, queries: int) -> None:
     """Search and remember latency, recall loss against exact search, and database size at N memories."""
-    app = get_app()
-    embedder = make_embedder(app.settings, app.paths.models_dir)
-    progress = _Progress()
-    try:
-        report = scale.run(n, embedder, queries, settings=app.settings, progress=progress)
-    finally:
-        progress.close()
-    _show(report, f"Scale ({n:,} memories)")
+    _run(f"Scale ({n:,} memories)", scale.run, n, queries)

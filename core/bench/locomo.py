@@ -153,8 +153,8 @@ def _all_k(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> dict
     return metrics
 
 
-def run(path: Path, embedder: Embedder, ks: list[int], settings: Settings | None = None,
-        ablate: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
+        settings: Settings | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """The whole benchmark; returns the JSON-ready report."""
     conversations = load(path)
     settings = settings or Settings()

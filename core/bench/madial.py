@@ -84,7 +84,7 @@ def _ingest(bank: MemoryBank, clock: ManualClock, memories: dict[str, dict[str, 
     return ids
 
 
-def run(dialogues_path: Path, memories_path: Path, embedder: Embedder, ks: list[int],
+def run(dialogues_path: Path, memories_path: Path, ks: list[int], *, embedder: Embedder,
         settings: Settings | None = None, progress: Progress | None = None) -> dict[str, Any]:
     memories = load_memories(memories_path)
     dialogues = load_dialogues(dialogues_path, set(memories))

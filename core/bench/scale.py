@@ -82,7 +82,7 @@ def exact_top(conn: Any, queries: np.ndarray, k: int) -> list[set[int]]:
     return [set(b.tolist()) for b in best]
 
 
-def run(n: int, embedder: Embedder, queries: int = 100, k: int = 10, settings: Settings | None = None,
+def run(n: int, queries: int = 100, k: int = 10, *, embedder: Embedder, settings: Settings | None = None,
         progress: Progress | None = None, seed: int = 7) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     settings = settings or Settings()

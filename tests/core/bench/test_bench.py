@@ -60,7 +60,7 @@ def test_locomo_contract_and_sanity(tmp_path: Path) -> None:
     convs = locomo.load(path)
     assert len(convs[0].turns) == 5 and "[shares a photo: a photo of a dog" in convs[0].turns[2].text
     assert len(convs[0].questions) == 4  # category 5 is not a retrieval question
-    report = locomo.run(path, HashingEmbedder(), [1, 5, 10], ablate=True)
+    report = locomo.run(path, [1, 5, 10], ablate=True, embedder=HashingEmbedder())
     assert report["questions"] == 4
     assert set(report["macro"]) >= {"recall@1", "recall@5", "recall@10", "hit@10", "all@10"}
     assert set(report["per_category"]) == {"1", "2", "3", "4"}
@@ -91,14 +91,14 @@ def test_madial(tmp_path: Path) -> None:
     dia.write_text(json.dumps({"dialogue": ["<BOD>\n", '<Bart>: "I will dance at the party tonight!"\n',
                                             '<Assistant>: "Remember the Christmas party?"\n', "<EOD>\n"],
                                "test-turn": [2], "relevant-id": [1, 99], "user-id": 1}))
-    report = madial.run(dia, mem, HashingEmbedder(), [1, 3])
+    report = madial.run(dia, mem, [1, 3], embedder=HashingEmbedder())
     assert report["dialogues"] == 1 and report["memories"] == 3
     assert report["macro"]["recall@1"] == 1.0
     assert set(report["baselines"]) == {"bm25", "dense"}
 
 
 def test_scale_small() -> None:
-    report = scale.run(600, HashingEmbedder(64), queries=5)
+    report = scale.run(600, queries=5, embedder=HashingEmbedder(64))
     assert report["n"] == 600 and report["recall_loss_vs_exact"] <= 0.05
     for key in ("vector_search_ms", "recall_ms", "remember_ms", "sqlite_vec_bit_knn_ms"):
         assert set(report[key]) == {"p50", "p95"}
