@@ -34,7 +34,7 @@ QUESTIONS = [
     "When is my brother's birthday?",
     "Who teaches me music?",
     "What does the cat need?",
-    "Which trip did I book, and with whom?",
+    "Where am I travelling this autumn, and with whom?",
 ]
 
 
