@@ -11,6 +11,7 @@ from cairn.core import config
 from cairn.core.errors import CairnError
 from cairn.core.memory import db as dbmod
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.embed import make_embedder
 from cairn.core.paths import Paths
 
 
@@ -34,7 +35,17 @@ def run_checks(paths: Paths) -> list[Check]:
         checks.append(Check("settings", True, "valid"))
     except CairnError as exc:
         return checks + [Check("settings", False, exc.message)]
-    return checks + _bank_checks(paths, settings)
+    return checks + [_embedder_check(paths, settings)] + _bank_checks(paths, settings)
+
+
+def _embedder_check(paths: Paths, settings: config.Settings) -> Check:
+    try:
+        embedder = make_embedder(settings, paths.models_dir)
+    except CairnError as exc:
+        return Check("embedder model", False, exc.message)
+    where = getattr(embedder, "folder", None)
+    return Check("embedder model", True, f"{embedder.id} (dim {embedder.dim})" + (f" from {where}" if where else
+                                                                                 " (built in, no model files)"))
 
 
 def _exists(path: Any) -> str:

@@ -41,10 +41,10 @@ class Manifest:
                        bool(raw.get("normalize", True)), raw.get("source", ""))
         except FileNotFoundError as exc:
             raise ModelLoadError(f"The embedder folder {folder} has no {MANIFEST}.",
-                                 hint="Install the embedder again (cairn embedder install).") from exc
+                                 hint="Install the embedder again (cairn embedders install).") from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"The embedder manifest {path} is damaged ({exc}).",
-                                 hint="Install the embedder again (cairn embedder install).") from exc
+                                 hint="Install the embedder again (cairn embedders install).") from exc
 
     def write(self, folder: Path) -> None:
         data = {"id": self.id, "dim": self.dim, "max_seq_length": self.max_seq_length,
@@ -121,12 +121,12 @@ def _load_tokenizer(path: Path, max_len: int) -> Any:
 
     if not path.is_file():
         raise ModelLoadError(f"The embedder tokenizer {path} is missing.",
-                             hint="Install the embedder again (cairn embedder install).")
+                             hint="Install the embedder again (cairn embedders install).")
     try:
         tok = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
         raise ModelLoadError(f"The embedder tokenizer {path} is damaged ({str(exc)[:160]}).",
-                             hint="Install the embedder again (cairn embedder install).") from exc
+                             hint="Install the embedder again (cairn embedders install).") from exc
     tok.enable_truncation(max_len)
     tok.enable_padding()
     return tok
@@ -137,7 +137,7 @@ def load_session(path: Path, threads: int) -> Any:
 
     if not path.is_file():
         raise ModelLoadError(f"The embedder model {path} is missing.",
-                             hint="Install the embedder again (cairn embedder install).")
+                             hint="Install the embedder again (cairn embedders install).")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
@@ -150,4 +150,4 @@ def load_session(path: Path, threads: int) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # InvalidProtobuf, Fail, ... all mean the file is unusable
         raise ModelLoadError(f"The embedder model {path} is damaged or truncated ({str(exc).splitlines()[0][:160]}).",
-                             hint="Install the embedder again (cairn embedder install).") from exc
+                             hint="Install the embedder again (cairn embedders install).") from exc

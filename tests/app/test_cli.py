@@ -255,3 +255,20 @@ def test_embedders_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-u
     r = cairn("embedders", "import", str(export), "--name", "tiny2")
     assert r.code == 5 and "damaged or truncated" in r.err
     no_traceback(r)
+
+
+def test_truncated_model_file(cairn, tmp_path: Path, models_cache: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    home = tmp_path / "home2"
+    target = home / "models" / "embedders" / "all-minilm-l6-v2"
+    shutil.copytree(models_cache / "embedders" / "all-minilm-l6-v2", target)
+    data = (target / "model.onnx").read_bytes()
+    (target / "model.onnx").write_bytes(data[: len(data) // 3])
+    env = {"CAIRN_HOME": str(home)}
+    r = cairn("remember", "hello", env=env)
+    assert r.code == 5 and "damaged or truncated" in r.err and "cairn embedders install" in r.err
+    no_traceback(r)
+    r = cairn("doctor", env=env)
+    assert r.code == 1 and "[FAIL] embedder model" in r.out
+    assert not (home / "memory.db").exists()  # nothing was written
