@@ -33,6 +33,7 @@ from cairn.core.memory.retrieve import Retrievers
 
 CATEGORIES = ("1", "2", "3", "4")
 Progress = Callable[[str, int, int], None]
+DIA_ID = 'dia_id'  # field names of the public format (the data itself is never in the repository)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
             when = _session_time(raw[f"{key}_date_time"])
             for t in raw[key]:
                 text = t["text"] + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
-                conv.turns.append(Turn(t["dia_id"], t["speaker"], text, number, when))
+                conv.turns.append(Turn(t[DIA_ID], t["speaker"], text, number, when))
         valid = {t.dia_id for t in conv.turns}
         for q in item.get("qa", []):
             evidence = clean_evidence(q.get("evidence", []), valid)

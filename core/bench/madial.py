@@ -28,6 +28,7 @@ from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.records import RecallFilters, Source
 
+RELEVANT_ID = 'relevant-id'  # field name of the public format
 _ROLE = re.compile(r"^<([^>]+)>:\s*")
 
 
@@ -65,7 +66,7 @@ def load_dialogues(path: Path, known: set[str]) -> list[Dialogue]:
         try:
             turns, first = row["dialogue"], min(row["test-turn"])
             lines = [_line(t) for t in turns[:first] if t.strip() not in ("<BOD>", "<EOD>")]
-            relevant = {str(r) for r in row["relevant-id"]} & known
+            relevant = {str(r) for r in row[RELEVANT_ID]} & known
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"{path}: dialogue on line {n} is malformed ({exc!r}).") from exc
         if relevant and lines:
