@@ -14,7 +14,9 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from email.message import Message
 from pathlib import Path
+from typing import BinaryIO
 
 from cairn.core.errors import DownloadError
 
@@ -51,25 +53,25 @@ def fetch(url: str, dest: Path, sha256: str | None = None, progress: Progress | 
     return dest
 
 
-def _hub_sha(headers: object) -> str | None:
+def _hub_sha(headers: Message) -> str | None:
     for name in ("X-Linked-Etag", "ETag"):
-        value = getattr(headers, "get")(name)
+        value = headers.get(name)
         match = _SHA.match(value.strip()) if value else None
         if match:
             return match.group(1)
     return None
 
 
-def _total(headers: object, offset: int) -> int | None:
-    length = getattr(headers, "get")("Content-Length")
+def _total(headers: Message, offset: int) -> int | None:
+    length = headers.get("Content-Length")
     return offset + int(length) if length and length.isdigit() else None
 
 
-def _write(response: object, part: Path, append: bool, done: int, total: int | None,
+def _write(response: BinaryIO, part: Path, append: bool, done: int, total: int | None,
            progress: Progress | None) -> None:
     with part.open("ab" if append else "wb") as out:
         while True:
-            chunk = getattr(response, "read")(CHUNK)
+            chunk = response.read(CHUNK)
             if not chunk:
                 break
             out.write(chunk)

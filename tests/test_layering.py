@@ -1,7 +1,6 @@
 """The design's dependency rules, checked by walking every import with ast."""
 
 import ast
-from pathlib import Path
 
 from tests.conftest import ROOT
 

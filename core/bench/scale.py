@@ -24,7 +24,6 @@ from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.records import Source
-from cairn.core.memory.retrieve import Retrievers
 
 Progress = Callable[[str, int, int], None]
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena", "Maya", "Noor"]
