@@ -163,7 +163,7 @@ def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
     ablations = {name: Tally() for name in _component_names()} if ablate else {}
     timings: list[float] = []
     ingest_s = 0.0
-    for conv in conversations:
+    for done, conv in enumerate(conversations, start=1):
         with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
             clock = ManualClock()
             with MemoryBank.open(Path(tmp) / "memory.db", settings, embedder=embedder, clock=clock,
@@ -174,7 +174,7 @@ def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
                 for name, t in ablations.items():
                     evaluate(bank, conv, ks, t, Retrievers(**{name: False}))
         if progress:
-            progress("conversations", conversations.index(conv) + 1, len(conversations))
+            progress("conversations", done, len(conversations))
     return _report(tally, bm25, dense, ablations, timings, ingest_s, conversations, embedder)
 
 

@@ -24,6 +24,7 @@ from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.records import Source
+from cairn.core.memory.vindex import encode
 
 Progress = Callable[[str, int, int], None]
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena", "Maya", "Noor"]
@@ -131,8 +132,6 @@ def _search_figures(bank: MemoryBank, texts: list[str], qvecs: np.ndarray, k: in
 
 
 def _code(bank: MemoryBank, q: np.ndarray) -> np.ndarray:
-    from cairn.core.memory.vindex import encode
-
     return encode(q[None, :], bank.vectors.centre(bank.db.conn))[0]
 
 

@@ -71,21 +71,20 @@ class MemoryBank:
     def stored_embedder(self) -> tuple[str, int] | None:
         """(id, dim) of the embedder this bank's vectors came from, or None for a new bank."""
         with self.db.guard():
-            ident = store.meta_get(self.db.conn, "embedder_id")
-            dim = store.meta_get(self.db.conn, "embedder_dim")
-        return (ident, int(dim)) if ident and dim else None
+            return _stored_embedder(self.db.conn)
 
-    def _ensure_embedder(self, conn: Any) -> None:
-        ident = store.meta_get(conn, "embedder_id")
-        dim = store.meta_get(conn, "embedder_dim")
-        if ident is None:
-            store.meta_set(conn, "embedder_id", self.embedder.id)
-            store.meta_set(conn, "embedder_dim", str(self.embedder.dim))
-            store.vec_drop(conn)
-            store.vec_create(conn, self.embedder.dim)
-        elif ident != self.embedder.id or int(dim or 0) != self.embedder.dim:
+    def _ensure_embedder(self, conn: Any, create: bool = True) -> None:
+        """Refuse vectors from another embedder; a new bank (``create``) learns this one's."""
+        stored = _stored_embedder(conn)
+        if stored is None:
+            if create:
+                store.meta_set(conn, "embedder_id", self.embedder.id)
+                store.meta_set(conn, "embedder_dim", str(self.embedder.dim))
+                store.vec_drop(conn)
+                store.vec_create(conn, self.embedder.dim)
+        elif stored != (self.embedder.id, self.embedder.dim):
             raise EmbedderMismatch(
-                f"This memory bank's vectors were made by {ident} (dimension {dim}), but the configured "
+                f"This memory bank's vectors were made by {stored[0]} (dimension {stored[1]}), but the configured "
                 f"embedder is {self.embedder.id} (dimension {self.embedder.dim}); they cannot be mixed.",
                 hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
 
@@ -280,8 +279,7 @@ class MemoryBank:
         if k < 1:
             raise InvalidInput(f"k must be at least 1, got {k}.")
         with self.db.guard():
-            if self.stored_embedder() is not None:
-                self._ensure_embedder(self.db.conn)
+            self._ensure_embedder(self.db.conn, create=False)
             hits = retrieve.search(self.db.conn, self.embedder, self.vectors, query, k,
                                    filters or RecallFilters(), self.settings.recall, use)
         if touch and hits:
@@ -325,6 +323,12 @@ class MemoryBank:
 
     def _check(self, text: str, what: str = "Memory text") -> str:
         return check_text(text, self.settings.memory.max_text_bytes, what)
+
+
+def _stored_embedder(conn: Any) -> tuple[str, int] | None:
+    ident = store.meta_get(conn, "embedder_id")
+    dim = store.meta_get(conn, "embedder_dim")
+    return (ident, int(dim)) if ident and dim else None
 
 
 class _Unchanged(Exception):
