@@ -49,10 +49,34 @@ class RecallSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    min_strength_days: float = _opt(7.0, lo=0.01, hi=36500.0,
+                                     doc="strength (days) of a memory of importance 0: how fast trivia fades")
+    max_strength_days: float = _opt(1825.0, lo=0.01, hi=365000.0,
+                                     doc="strength (days) of a memory of importance 1")
+    recall_gain: float = _opt(1.0, lo=0.0, hi=100.0,
+                              doc="how much a recall after a long gap multiplies strength (spacing effect)")
+    recall_floor_days: float = _opt(1.0, lo=0.0, hi=3650.0, doc="days of strength every recall adds at least")
+    archive_below: float = _opt(0.05, lo=0.0, hi=0.99,
+                                doc="a sweep archives unpinned memories whose retention fell below this")
+    max_memories: int = _opt(0, lo=0, hi=1_000_000_000,
+                             doc="storage budget: live memories a sweep keeps at most (0 = no budget)")
+    duplicate_similarity: float = _opt(0.95, lo=0.5, hi=1.0,
+                                       doc="cosine above which a new memory merges into a recent one")
+    supersede_similarity: float = _opt(0.75, lo=0.3, hi=1.0,
+                                       doc="cosine above which a changed statement can supersede an older one")
+    recall_weight: float = _opt(0.0, lo=0.0, hi=1.0,
+                                doc="how much recall ranking weighs retention (0 = not at all)")
+    store_trivial: bool = _opt(False, doc="store conversation turns with no content (\"ok\") as memories too")
+    weights_file: str = _opt("", doc="importance weights to use instead of the shipped ones (a path)")
+
+
+@dataclass(frozen=True)
 class Settings:
     memory: MemorySettings = field(default_factory=MemorySettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     recall: RecallSettings = field(default_factory=RecallSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

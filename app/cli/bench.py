@@ -11,7 +11,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import locomo, madial, scale
+from cairn.core.bench import locomo, madial, retention, scale
 from cairn.core.memory.embed import make_embedder
 
 
@@ -46,16 +46,18 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def _run(title: str, job: Callable[..., dict[str, Any]], *args: Any) -> None:
-    """Run a benchmark with the configured embedder and a progress line, then show its report."""
+def _run(title: str, job: Callable[..., Any], *args: Any, show: bool = True, **kwargs: Any) -> Any:
+    """Run a job with the configured embedder and a progress line, then show its report."""
     app = get_app()
     embedder = make_embedder(app.settings, app.paths.models_dir)
     progress = _Progress()
     try:
-        report = job(*args, embedder=embedder, settings=app.settings, progress=progress)
+        report = job(*args, embedder=embedder, settings=app.settings, progress=progress, **kwargs)
     finally:
         progress.close()
-    _show(report, title)
+    if show:
+        _show(report, title)
+    return report
 
 
 def _show(report: dict[str, Any], title: str) -> None:
@@ -95,3 +97,17 @@ def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
 def scale_cmd(n: int, queries: int) -> None:
     """Search and remember latency, recall loss against exact search, and database size at N memories."""
     _run(f"Scale ({n:,} memories)", scale.run, n, queries)
+
+
+@bench.command("retention")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--budget", type=click.FloatRange(min=0.01, max=1.0), default=0.3, show_default=True,
+              help="Share of the turns that may stay live memories.")
+@click.option("--cross-validate", is_flag=True,
+              help="Score each conversation with importance weights fitted on the others only.")
+@click.option("--ablate", is_flag=True, help="Also rank with each importance part left out (cross-validated).")
+@json_option
+def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool) -> None:
+    """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
+    _run(f"Retention at a {budget:g} budget ({path.name})", retention.run, path, budget,
+         cross_validate=cross_validate, ablate=ablate)

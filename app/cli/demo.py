@@ -29,6 +29,18 @@ DIARY: list[tuple[str, str]] = [
     ("2024-03-14T08:05", "The wifi password for the cabin is written on the back of the blue notebook."),
 ]
 
+# A chat with a friend, logged turn by turn: small talk stays in the log, facts become memories.
+CHAT: list[tuple[str, str]] = [
+    ("Lena", "hey!"),
+    ("Maya", "hi :)"),
+    ("Lena", "How was the hospital fundraiser on Saturday?"),
+    ("Maya", "Great - we raised 3,200 pounds for the new neonatal ward, and I ran the raffle."),
+    ("Lena", "wow, amazing!"),
+    ("Maya", "haha thanks"),
+    ("Lena", "Don't forget my flight lands at Heathrow on 2 October at 7:40."),
+    ("Maya", "ok"),
+]
+
 QUESTIONS = [
     "What am I allergic to?",
     "When is my brother's birthday?",
@@ -50,6 +62,7 @@ def demo(k: int) -> None:
             _remember_diary(bank, clock)
             _ask(bank, clock, k)
             _forget_and_restore(bank)
+            _chat_and_sweep(bank, clock)
     click.echo("\nThe demo's memory bank was temporary and is gone. Your own lives in "
                f"{app.paths.database} - try `cairn remember \"...\"` and `cairn recall \"...\"`.")
 
@@ -79,3 +92,24 @@ def _forget_and_restore(bank: MemoryBank) -> None:
     bank.restore(target.id, reason="demo: wanted after all")
     for entry in bank.history(target.id):
         click.echo(f"  {iso(entry.at)}  {entry.action:<8} {entry.reason or ''}")
+
+
+def _chat_and_sweep(bank: MemoryBank, clock: ManualClock) -> None:
+    click.secho("\nA chat, logged turn by turn (importance = chance the turn is needed later):", bold=True)
+    clock.set(parse_when("2024-03-16T11:00"))
+    for speaker, text in CHAT:
+        r = bank.log_turn("chat-with-lena", text, speaker=speaker)
+        kept = f"memory #{r.memory.id}, importance {r.memory.importance:.2f}" if r.memory else "log only"
+        click.echo(f"  {speaker:>4}: {shorten(text, 58):<60} -> {kept}")
+    pinned = bank.recall("penicillin allergy", 1, touch=False)[0].memory
+    bank.pin(pinned.id)
+    clock.set(parse_when("2025-03-16T11:00"))
+    report = bank.sweep(budget=8)
+    click.secho(f"\nA year later, a sweep with a budget of 8 memories archived {report.archived} "
+                f"({report.by_rule['decay']} faded, {report.by_rule['budget']} least important); "
+                f"#{pinned.id} (penicillin) is pinned and stays:", bold=True)
+    for m in bank.list("live"):
+        why = bank.explain(m.id)
+        click.echo(f"  #{m.id:<3} retention {why['retention_now']:.2f}  {shorten(m.text, 70)}")
+    click.echo(f"  archived, restorable: {', '.join(f'#{i}' for i in report.ids)}  "
+               "(`cairn memories why ID` explains any of them)")

@@ -17,6 +17,7 @@ def memories() -> None:
 
 @memories.command("list")
 @click.option("--forgotten", "state", flag_value="forgotten", help="Only forgotten memories.")
+@click.option("--archived", "state", flag_value="archived", help="Only memories a sweep archived.")
 @click.option("--all", "state", flag_value="all", help="Live and forgotten memories.")
 @click.option("--kind", help="Only memories of this kind.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)

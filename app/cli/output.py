@@ -33,13 +33,23 @@ def memory_detail(m: Memory) -> str:
         ("created", iso(m.created_at)),
         ("updated", iso(m.updated_at)),
         ("pinned", "yes" if m.pinned else "no"),
-        ("state", f"forgotten at {iso(m.forgotten_at)}" if m.forgotten else "live"),
-        ("importance", f"{m.importance:.2f}"),
-        ("strength", f"{m.strength:.2f}"),
+        ("state", state(m)),
+        ("importance", f"{m.importance:.2f}  (`cairn memories why {m.id}` explains it)"),
+        ("strength", f"{m.strength:.1f} days"),
         ("recalled", f"{m.recall_count} times" + (f", last {iso(m.last_recalled_at)}" if m.last_recalled_at else "")),
     ]
     head = "\n".join(f"{k:>10}: {v}" for k, v in rows)
     return f"{head}\n\n{m.text}"
+
+
+def state(m: Memory) -> str:
+    if m.forgotten_by == "sweep":
+        text = f"archived by a sweep at {iso(m.forgotten_at)}"
+    elif m.forgotten_by == "merged":
+        text = f"merged into #{m.replaced_by} at {iso(m.forgotten_at)}"
+    else:
+        text = f"forgotten at {iso(m.forgotten_at)}" if m.forgotten else "live"
+    return text + (f"; superseded since {iso(m.valid_to)}" if m.valid_to is not None else "")
 
 
 def recalled_lines(hits: list[Recalled]) -> str:

@@ -23,10 +23,12 @@ from cairn.core.config import Settings
 from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
+from cairn.core.memory.forgetting import DAY, initial_strength
 from cairn.core.memory.records import Source
 from cairn.core.memory.vindex import encode
 
 Progress = Callable[[str, int, int], None]
+YEAR = 365 * DAY
 NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Femi", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena", "Maya", "Noor"]
 PLACES = ["Lisbon", "the park", "the lake", "Kyoto", "the library", "the gym", "the market", "Porto", "the beach",
           "the office", "the cabin", "the museum", "the clinic", "the bakery", "the station", "the garden"]
@@ -57,8 +59,11 @@ def populate(bank: MemoryBank, n: int, rng: np.random.Generator, progress: Progr
         vectors = synth_vectors(base, size, rng)
         with bank.db.atomic() as conn:
             for vector in vectors:
+                importance = float(rng.random())
+                created = float(rng.random()) * YEAR  # spread over a year, for the sweep figures
                 values = {"uid": f"{rng.integers(1 << 62):016x}{done}", "text": sentence(rng), "kind": "note",
-                          "created_at": 0.0, "updated_at": 0.0, "source_type": "manual"}
+                          "created_at": created, "updated_at": created, "source_type": "manual",
+                          "importance": importance, "strength": initial_strength(importance)}
                 bank.insert_row(conn, values, vector)
         if progress:
             progress("populate", done + size, n)
@@ -96,6 +101,7 @@ def run(n: int, queries: int = 100, k: int = 10, *, embedder: Embedder, settings
             report = {"n": n, "populate_s": round(populate_s, 1)}
             report.update(_search_figures(bank, texts, qvecs, k))
             report["remember_ms"] = _remember_figures(bank, rng)
+            report["sweep"] = _sweep_figures(bank, n)
             with bank.db.guard():
                 store.checkpoint(bank.db.conn)
         report["database_mb"] = round(sum(f.stat().st_size for f in Path(tmp).glob("memory.db*")) / 1e6, 1)
@@ -133,6 +139,14 @@ def _search_figures(bank: MemoryBank, texts: list[str], qvecs: np.ndarray, k: in
 
 def _code(bank: MemoryBank, q: np.ndarray) -> np.ndarray:
     return encode(q[None, :], bank.vectors.centre(bank.db.conn))[0]
+
+
+def _sweep_figures(bank: MemoryBank, n: int) -> dict[str, Any]:
+    """A sweep a year on (decay, then a budget of 80% of the memories), then the same sweep again."""
+    first = bank.sweep(now=2 * YEAR, budget=int(0.8 * n))
+    again = bank.sweep(now=2 * YEAR, budget=int(0.8 * n))
+    return {"seconds": first.seconds, "archived": first.archived, "by_rule": first.by_rule,
+            "repeat_seconds": again.seconds, "repeat_archived": again.archived}
 
 
 def _remember_figures(bank: MemoryBank, rng: np.random.Generator, samples: int = 50) -> dict[str, float]:

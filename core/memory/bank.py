@@ -17,23 +17,19 @@ import numpy as np
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
 from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
-from cairn.core.memory import retrieve, store
+from cairn.core.memory import forgetting, retrieve, store
 from cairn.core.memory.db import Database, connect, schema_version
 from cairn.core.memory.embed import Embedder, make_embedder
-from cairn.core.memory.records import SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters, Source
+from cairn.core.memory.bank_retention import RetentionMixin, SweepReport, TurnResult, new_values
+from cairn.core.memory.records import (EDITABLE, SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters,
+                                       Source, snapshot)
 from cairn.core.memory.textcheck import check_text
 from cairn.core.memory.vectors import Vectors, key_text
 
-EDITABLE = ("text", "kind", "pinned", "source", "importance")
+__all__ = ["MemoryBank", "SweepReport", "TurnResult", "snapshot", "EDITABLE"]
 
 
-def snapshot(m: Memory, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
-    """The user-visible values of a memory that history records."""
-    full = m.to_dict()
-    return {f: full[f] for f in fields}
-
-
-class MemoryBank:
+class MemoryBank(RetentionMixin):
     """One user's memories. Owns its database connection: call :meth:`close` (or use ``with``)."""
 
     def __init__(self, db: Database, embedder: Embedder, settings: Settings, clock: Clock,
@@ -98,19 +94,19 @@ class MemoryBank:
     # ---- writes -----------------------------------------------------------------------------
 
     def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
-                 pinned: bool = False, importance: float = 0.5) -> Memory:
-        """Store a new memory and return it."""
+                 pinned: bool = False, importance: float | None = None) -> Memory:
+        """Store a new memory and return it. Its importance is scored from its information
+        content unless given; a near-duplicate of a recent memory is merged into it (the returned
+        memory then has ``replaced_by`` set)."""
         text = self._check(text)
         source = _check_source(source or Source())
         kind = _check_kind(kind)
+        if importance is not None and not 0.0 <= importance <= 1.0:
+            raise InvalidInput(f"Importance must be between 0 and 1, got {importance}.")
         vector = self._embed([key_text(text, source.speaker)])[0]
-        now = self.clock.now()
-        values = {"uid": uuid.uuid4().hex, "text": text, "kind": kind, "created_at": now, "updated_at": now,
-                  "pinned": int(pinned), "importance": float(importance), "strength": 1.0,
-                  **_source_columns(source)}
+        values = new_values(text, kind, source, pinned, self.clock.now())
         with self.db.atomic() as conn:
-            memory, code = self.insert_row(conn, values, vector)
-            store.add_history(conn, memory.uid, "add", now, None, snapshot(memory))
+            memory, code = self._store(conn, values, vector, importance, None)
         self.vectors.after_commit_add(memory.id, code)
         return memory
 
@@ -197,7 +193,7 @@ class MemoryBank:
             if memory.forgotten:
                 return memory
             now = self.clock.now()
-            store.update_memory(conn, memory_id, {"forgotten_at": now})
+            store.update_memory(conn, memory_id, {"forgotten_at": now, "forgotten_by": "user"})
             if store.vec_table_exists(conn):
                 store.vec_set_active(conn, memory_id, False)
             store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
@@ -206,13 +202,20 @@ class MemoryBank:
         return result
 
     def restore(self, memory_id: int, reason: str | None = None) -> Memory:
-        """Undo :meth:`forget`. Restoring a live memory changes nothing."""
+        """Undo :meth:`forget`, an archive or a merge. Restoring a live memory changes nothing.
+
+        Restoring an archived memory counts as a recall (it was wanted), so the next sweep does
+        not archive it again straight away."""
         with self.db.atomic() as conn:
             memory = self._get(conn, memory_id)
             if not memory.forgotten:
                 return memory
             now = self.clock.now()
-            store.update_memory(conn, memory_id, {"forgotten_at": None})
+            changes: dict[str, Any] = {"forgotten_at": None, "forgotten_by": None, "replaced_by": None}
+            if memory.archived:
+                changes["last_recalled_at"] = now
+                changes["strength"] = forgetting.reinforce(memory.strength, now - memory.age_anchor, self.curve())
+            store.update_memory(conn, memory_id, changes)
             if store.vec_table_exists(conn):
                 store.vec_set_active(conn, memory_id, True)
             store.add_history(conn, memory.uid, "restore", now, {"forgotten_at": memory.forgotten_at},
@@ -282,9 +285,9 @@ class MemoryBank:
             self._ensure_embedder(self.db.conn, create=False)
             hits = retrieve.search(self.db.conn, self.embedder, self.vectors, query, k,
                                    filters or RecallFilters(), self.settings.recall, use)
+        hits = self._weigh_retention(hits)
         if touch and hits:
-            with self.db.atomic() as conn:
-                store.touch_recalled(conn, [h.memory.id for h in hits], self.clock.now())
+            self._reinforce(hits)
         return hits
 
     def get(self, memory_id: int) -> Memory:
@@ -293,8 +296,8 @@ class MemoryBank:
 
     def list(self, state: str = "live", limit: int | None = None, offset: int = 0,
              kind: str | None = None) -> list[Memory]:
-        if state not in ("live", "forgotten", "all"):
-            raise InvalidInput(f"Unknown state {state!r}: use live, forgotten or all.")
+        if state not in ("live", "forgotten", "archived", "all"):
+            raise InvalidInput(f"Unknown state {state!r}: use live, forgotten, archived or all.")
         with self.db.guard():
             return store.list_memories(self.db.conn, state, limit, offset, kind)
 

@@ -71,7 +71,47 @@ CREATE TABLE history (
 CREATE INDEX history_memory ON history (memory_uid, id);
 """
 
+RETENTION = """
+ALTER TABLE memories ADD COLUMN forgotten_by TEXT;
+ALTER TABLE memories ADD COLUMN replaced_by INTEGER;
+ALTER TABLE memories ADD COLUMN valid_from REAL;
+ALTER TABLE memories ADD COLUMN valid_to REAL;
+ALTER TABLE memories ADD COLUMN importance_parts TEXT NOT NULL DEFAULT '{}';
+
+-- every conversation turn, kept even when it is not worth a memory
+CREATE TABLE conversation_log (
+    id           INTEGER PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    turn         TEXT,
+    speaker      TEXT,
+    text         TEXT NOT NULL,
+    at           REAL NOT NULL,
+    memory_id    INTEGER
+) STRICT;
+
+CREATE INDEX conversation_log_conv ON conversation_log (conversation, id);
+CREATE INDEX conversation_log_memory ON conversation_log (memory_id);
+
+-- history gains the retention actions (a CHECK cannot be altered: rebuild the table)
+CREATE TABLE history_new (
+    id         INTEGER PRIMARY KEY,
+    memory_uid TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('add', 'update', 'forget', 'restore', 'purge',
+                                               'archive', 'merge', 'supersede')),
+    at         REAL NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    reason     TEXT
+) STRICT;
+
+INSERT INTO history_new SELECT id, memory_uid, action, at, old_value, new_value, reason FROM history;
+DROP TABLE history;
+ALTER TABLE history_new RENAME TO history;
+CREATE INDEX history_memory ON history (memory_uid, id);
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_initial", INITIAL),
+    ("0002_retention", RETENTION),
 ]

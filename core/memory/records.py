@@ -9,6 +9,7 @@ from typing import Any
 from cairn.core.clock import iso
 
 SOURCE_TYPES = ("manual", "conversation", "document", "import", "demo")
+EDITABLE = ("text", "kind", "pinned", "source", "importance")
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,24 @@ class Memory:
     last_recalled_at: float | None
     recall_count: int
     forgotten_at: float | None
+    forgotten_by: str | None = None  # user, sweep (archived) or merged
+    replaced_by: int | None = None  # the memory this one was merged into
+    valid_from: float | None = None
+    valid_to: float | None = None  # set when a newer memory superseded this one
+    importance_parts: dict[str, float] = field(default_factory=dict)
 
     @property
     def forgotten(self) -> bool:
         return self.forgotten_at is not None
+
+    @property
+    def archived(self) -> bool:
+        return self.forgotten_by == "sweep"
+
+    @property
+    def age_anchor(self) -> float:
+        """When the forgetting clock last started: the last recall, else creation."""
+        return self.last_recalled_at if self.last_recalled_at is not None else self.created_at
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -99,3 +114,9 @@ class RecallFilters:
     def active(self) -> bool:
         return bool(self.kinds or self.source_types or self.source_ref or self.pinned_only
                     or self.since is not None or self.until is not None)
+
+
+def snapshot(m: Memory, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
+    """The user-visible values of a memory that history records."""
+    full = m.to_dict()
+    return {f: full[f] for f in fields}

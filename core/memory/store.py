@@ -14,10 +14,12 @@ from cairn.core.memory.records import HistoryEntry, Memory, RecallFilters, Sourc
 
 COLUMNS = ("id", "uid", "text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time",
            "created_at", "updated_at", "pinned", "importance", "strength", "last_recalled_at",
-           "recall_count", "forgotten_at")
+           "recall_count", "forgotten_at", "forgotten_by", "replaced_by", "valid_from", "valid_to",
+           "importance_parts")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM memories"
 UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time", "pinned",
-             "importance", "strength", "last_recalled_at", "recall_count", "forgotten_at", "updated_at"}
+             "importance", "strength", "last_recalled_at", "recall_count", "forgotten_at", "updated_at",
+             "forgotten_by", "replaced_by", "valid_from", "valid_to", "importance_parts"}
 
 
 def _row_to_memory(row: tuple) -> Memory:
@@ -26,7 +28,8 @@ def _row_to_memory(row: tuple) -> Memory:
                     d["source_speaker"])
     return Memory(d["id"], d["uid"], d["text"], d["kind"], source, d["created_at"], d["updated_at"],
                   bool(d["pinned"]), d["importance"], d["strength"], d["last_recalled_at"],
-                  d["recall_count"], d["forgotten_at"])
+                  d["recall_count"], d["forgotten_at"], d["forgotten_by"], d["replaced_by"],
+                  d["valid_from"], d["valid_to"], json.loads(d["importance_parts"]))
 
 
 def memory_row(m: Memory) -> dict[str, Any]:
@@ -36,7 +39,9 @@ def memory_row(m: Memory) -> dict[str, Any]:
             "source_speaker": m.source.speaker, "source_time": m.source.time, "created_at": m.created_at, "updated_at": m.updated_at,
             "pinned": int(m.pinned), "importance": m.importance, "strength": m.strength,
             "last_recalled_at": m.last_recalled_at, "recall_count": m.recall_count,
-            "forgotten_at": m.forgotten_at}
+            "forgotten_at": m.forgotten_at, "forgotten_by": m.forgotten_by, "replaced_by": m.replaced_by,
+            "valid_from": m.valid_from, "valid_to": m.valid_to,
+            "importance_parts": json.dumps(m.importance_parts, sort_keys=True)}
 
 
 # ---- memories -------------------------------------------------------------------------------
@@ -93,6 +98,8 @@ def _state_clause(state: str) -> tuple[list[str], list[Any]]:
         return ["forgotten_at IS NULL"], []
     if state == "forgotten":
         return ["forgotten_at IS NOT NULL"], []
+    if state == "archived":
+        return ["forgotten_by = 'sweep'"], []
     return [], []
 
 

@@ -21,7 +21,7 @@ from cairn.core.memory.records import Memory
 from cairn.core.memory.textcheck import check_text, decode_utf8
 
 FORMAT = "cairn-export"
-VERSION = 1
+VERSION = 2  # 2 added forgotten_by, replaced_by (a uid), valid_from/valid_to, importance_parts
 _REQUIRED = ("uid", "text", "kind", "source", "created_at", "updated_at", "pinned", "importance",
              "strength", "last_recalled_at", "recall_count", "forgotten_at")
 
@@ -44,6 +44,9 @@ def export(bank: MemoryBank, out: TextIO) -> int:
         for memory in store.iter_memories(bank.db.conn):
             record = memory.to_dict()
             del record["id"]
+            if memory.replaced_by is not None:
+                survivor = store.get_memory(bank.db.conn, memory.replaced_by)
+                record["replaced_by"] = survivor.uid if survivor else None
             record["history"] = [_history_record(h) for h in store.history(bank.db.conn, memory.uid)]
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
@@ -72,8 +75,19 @@ def import_(bank: MemoryBank, lines: Iterable[bytes | str]) -> ImportReport:
             for h in record["history"]:
                 store.add_history(conn, values["uid"], h["action"], h["at"], h.get("old"), h.get("new"),
                                   h.get("reason"))
+        _link_replacements(conn, fresh)
     bank.vectors.invalidate()
     return ImportReport(len(fresh), len(records) - len(fresh), header.get("embedder"))
+
+
+def _link_replacements(conn: Any, records: list[dict[str, Any]]) -> None:
+    """Merged memories point at their survivor by uid in the file, by local id in the bank."""
+    for record in records:
+        target = record.get("replaced_by")
+        survivor = store.get_by_uid(conn, target) if isinstance(target, str) else None
+        memory = store.get_by_uid(conn, record["uid"])
+        if survivor is not None and memory is not None:
+            store.update_memory(conn, memory.id, {"replaced_by": survivor.id})
 
 
 def parse(lines: Iterable[bytes | str], max_text_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -147,7 +161,10 @@ def _columns(record: dict[str, Any]) -> dict[str, Any]:
             "created_at": record["created_at"], "updated_at": record["updated_at"],
             "pinned": int(bool(record["pinned"])), "importance": record["importance"],
             "strength": record["strength"], "last_recalled_at": record["last_recalled_at"],
-            "recall_count": record["recall_count"], "forgotten_at": record["forgotten_at"]}
+            "recall_count": record["recall_count"], "forgotten_at": record["forgotten_at"],
+            "forgotten_by": record.get("forgotten_by"), "valid_from": record.get("valid_from"),
+            "valid_to": record.get("valid_to"),
+            "importance_parts": json.dumps(record.get("importance_parts") or {}, sort_keys=True)}
 
 
 def same_memory(a: Memory, b: Memory) -> bool:

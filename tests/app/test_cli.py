@@ -272,3 +272,57 @@ def test_truncated_model_file(cairn, tmp_path: Path, models_cache: Path) -> None
     r = cairn("doctor", env=env)
     assert r.code == 1 and "[FAIL] embedder model" in r.out
     assert not (home / "memory.db").exists()  # nothing was written
+
+
+def test_retention_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cairn("remember", "My brother Tomas lives in Porto; his birthday is 14 April").code == 0
+    assert cairn("remember", "ok cool", "--pin").code == 0
+    assert cairn("remember", "note about the weather today").code == 0
+    r = cairn("memories", "why", "1", "--days", "30")
+    assert r.code == 0 and "importance" in r.out and "retention ahead" in r.out and "history:" in r.out
+    report = json.loads(cairn("memories", "why", "1", "--json").out)
+    assert set(report) >= {"importance", "strength_days", "retention_now", "curve", "history", "days_until_archive"}
+    assert len(report["curve"]) == 91 and set(report["importance"]["parts"]) == set(report["importance"]["contributions"])
+    r = cairn("sweep", "--budget", "1", "--json")
+    assert r.code == 0, r.err
+    swept = json.loads(r.out)
+    assert swept["archived"] == 2 and swept["live_after"] == 1 and swept["pinned_over_budget"] == 0
+    assert swept["ids"] and 2 not in swept["ids"]  # the pinned one stays
+    listed = cairn("memories", "list", "--archived", "--json")
+    assert {m["id"] for m in json.loads(listed.out)} == set(swept["ids"])
+    assert "archived by a sweep" in cairn("memories", "show", str(swept["ids"][0])).out
+    assert cairn("memories", "restore", str(swept["ids"][0])).code == 0
+    out = tmp_path / "curves.png"
+    r = cairn("memories", "plot", "--all", "--out", str(out))
+    assert r.code == 0, r.err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = cairn("memories", "plot")
+    assert r.code == 2 and "memory ids" in r.err
+    r = cairn("memories", "why", "999")
+    assert r.code == 3 and "No memory with id 999" in r.err
+
+
+def test_bench_retention_and_fit(cairn, tmp_path: Path, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.bench.test_bench import CONV
+
+    data = tmp_path / "conv.json"
+    data.write_text(json.dumps([CONV, {**CONV, "sample_id": "made-up-2"}]))
+    r = cairn("bench", "retention", str(data), "--budget", "0.4", "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["budget"] == 0.4 and report["turns"] == 10 and report["evidence_turns"] == 8
+    assert set(report["baselines"]) == {"recency", "random", "length", "unigram_surprisal"}
+    assert 0 <= report["evidence_kept"] <= 1 and "recall@10_after_sweep" in report
+    weights = tmp_path / "w.json"
+    r = cairn("retention", "fit", str(data), "--out", str(weights), "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["fitted_on"] == ["made-up-1", "made-up-2"] and weights.exists()
+    (isolated_home / "config.toml").write_text(f'[retention]\nweights_file = "{weights}"\n')
+    assert cairn("remember", "scored with my own weights").code == 0
+    weights.write_text("{}")
+    r = cairn("remember", "scored with broken weights")
+    assert r.code == 5 and "malformed" in r.err
+    r = cairn("retention", "fit", str(data), "--out", str(weights), "--exclude", "made-up-2")
+    assert r.code == 2 and "at least 10 examples" in r.err  # five turns: too few to fit
+    r = cairn("bench", "retention", str(data), "--budget", "0")
+    assert r.code == 2 and "0.01" in r.err

@@ -103,3 +103,47 @@ def test_scale_small() -> None:
     for key in ("vector_search_ms", "recall_ms", "remember_ms", "sqlite_vec_bit_knn_ms"):
         assert set(report[key]) == {"p50", "p95"}
     assert report["database_mb"] > 0
+
+
+def _diary_conversation(sample_id: str, seed: int) -> dict:
+    """A made-up chat: facts (later asked about) interleaved with small talk."""
+    import random
+
+    rng = random.Random(seed)
+    facts = ["I adopted a greyhound called {x} in May", "My sister {x} moved to Porto last year",
+             "I started cello lessons with Mrs {x} on Monday", "We booked a trip to Kyoto with {x} for October",
+             "I ran a 10k charity race for {x} hospital on Saturday", "My new job at {x} starts on 3 June"]
+    chatter = ["wow, that's great! so happy for you", "haha thanks, that means a lot to me",
+               "How was your week? anything fun?", "Totally agree, nature is so relaxing",
+               "That's so cool, congrats! you deserve it", "Yeah, really nice, love that for you"]
+    names = ["Pixel", "Ana", "Okafor", "Lena", "Clare", "Hendry"]
+    turns, qa = [], []
+    for i in range(24):
+        dia = f"D{1 + i // 8}:{1 + i % 8}"
+        if i % 2 == 0:
+            text = facts[(i // 2) % len(facts)].format(x=rng.choice(names))
+            qa.append({"question": f"What about {text.split()[2]}?", "evidence": [dia], "category": 4})
+        else:
+            text = rng.choice(chatter)
+        turns.append({"speaker": "Ana" if i % 2 == 0 else "Ben", "dia_id": dia, "text": text})
+    conv = {"speaker_a": "Ana", "speaker_b": "Ben"}
+    for s in range(3):
+        conv[f"session_{s + 1}_date_time"] = f"10:00 am on {s + 1} May, 2023"
+        conv[f"session_{s + 1}"] = turns[8 * s: 8 * s + 8]
+    return {"sample_id": sample_id, "conversation": conv, "qa": qa}
+
+
+def test_retention_bench_fit_cross_validation_and_ablation(tmp_path: Path) -> None:
+    from cairn.core.bench import retention
+
+    path = tmp_path / "chats.json"
+    path.write_text(json.dumps([_diary_conversation("a", 1), _diary_conversation("b", 2)]))
+    model = retention.fit_weights(path, embedder=HashingEmbedder())
+    assert model.meta["fitted_on"] == ["a", "b"] and 20 <= model.meta["positives"] <= 24  # repeats merge
+    report = retention.run(path, 0.5, embedder=HashingEmbedder(), cross_validate=True, ablate=True)
+    assert report["turns"] == 48 and report["evidence_turns"] == 24 and report["cross_validated"]
+    assert report["baselines"]["recency"] == 0.5  # facts are every other turn
+    assert report["evidence_kept"] >= 0.9  # facts vs small talk: importance must tell them apart
+    assert report["ablation"]["all_parts"] >= 0.9 and "without_novelty" in report["ablation"]
+    with pytest.raises(InvalidInput, match="between 0 and 1"):
+        retention.run(path, 1.5, embedder=HashingEmbedder())

@@ -110,3 +110,25 @@ def test_copy_of_live_database_opens(tmp_path: Path) -> None:
     shutil.copy(src, tmp_path / "b.db")
     with MemoryBank.open(tmp_path / "b.db") as bank:
         assert [m.text for m in bank.list()] == ["copied memory"]
+
+
+def test_a_version_1_database_upgrades_keeping_memories_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with dbmod.connect(path, migrate=False) as db:
+        with db.atomic() as conn:
+            for statement in MIGRATIONS[0][1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("PRAGMA user_version = 1")
+            conn.execute("INSERT INTO memories (uid, text, created_at, updated_at) VALUES ('u1', 'old fact', 1, 1)")
+            conn.execute("INSERT INTO memory_fts (rowid, speaker, text, context) VALUES (1, '', 'old fact', '')")
+            conn.execute("INSERT INTO history (memory_uid, action, at, new_value) VALUES ('u1', 'add', 1, '{}')")
+    with MemoryBank.open(path) as bank:
+        assert dbmod.schema_version(bank.db) == len(MIGRATIONS)
+        old = bank.get(1)
+        assert old.text == "old fact" and old.forgotten_by is None and old.importance_parts == {}
+        assert [h.action for h in bank.history(1)] == ["add"]
+        bank.forget(1)
+        bank.sweep(budget=1)
+        assert [h.action for h in bank.history(1)] == ["add", "forget"]
+        assert bank.get(1).forgotten_by == "user"

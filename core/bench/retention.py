@@ -1,0 +1,194 @@
+"""`cairn bench retention`: how many later-asked-about turns survive a storage budget.
+
+Each LoCoMo-format conversation is fed turn by turn through the real conversation path
+(:meth:`MemoryBank.log_turn`, with the clock at each session's date); after each session a
+real sweep runs with a budget of ``budget`` x the turns seen so far. Reported: the share of
+evidence turns (categories 1-4) still held by a live memory, next to baselines computed in the
+same process on the same turns (keep the most recent, a random, the longest, or the highest
+unigram-surprisal share), and LoCoMo recall@10 over what was kept.
+
+``cross_validate`` runs each conversation with importance weights fitted on the others only
+(leave one conversation out): the honest figure for conversations the weights never saw.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cairn.core.bench.locomo import CATEGORIES, Conversation, load
+from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.clock import ManualClock
+from cairn.core.config import Settings
+from cairn.core.errors import InvalidInput
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.embed import Embedder
+from cairn.core.memory.retention import FEATURES, ImportanceModel, fit, words
+
+Progress = Callable[[str, int, int], None]
+BASELINES = ("recency", "random", "length", "unigram_surprisal")
+
+
+def evidence(conv: Conversation) -> set[str]:
+    return set().union(*(q.evidence for q in conv.questions)) if conv.questions else set()
+
+
+def feed(bank: MemoryBank, clock: ManualClock, conv: Conversation, budget: float | None,
+         progress: Progress | None = None) -> list[dict[str, Any]]:
+    """All turns through ``log_turn``; a sweep after each session when ``budget`` is set."""
+    sweeps: list[dict[str, Any]] = []
+    for n, turn in enumerate(conv.turns, start=1):
+        clock.set(turn.time)
+        bank.log_turn(conv.sample_id, turn.text, speaker=turn.speaker, turn=turn.dia_id, at=turn.time)
+        session_ends = n == len(conv.turns) or conv.turns[n].session != turn.session
+        if budget is not None and session_ends:
+            sweeps.append(bank.sweep(turn.time, max(1, int(budget * n))).to_dict())
+        if progress and n % 50 == 0:
+            progress(f"feed {conv.sample_id}", n, len(conv.turns))
+    return sweeps
+
+
+def kept_turns(bank: MemoryBank) -> set[str]:
+    return {t for m in bank.list("live") for t in m.source.turns}
+
+
+def recall_after(bank: MemoryBank, conv: Conversation, k: int, tally: Tally) -> None:
+    for q in conv.questions:
+        hits = bank.recall(q.text, k=k, touch=False)
+        tally.add(q.category, at_k([h.memory.source.turns for h in hits], q.evidence, k))
+
+
+def baseline_keeps(conv: Conversation, budget: float, seed: int = 0) -> dict[str, set[str]]:
+    """Turn ids each baseline keeps under the same budget."""
+    turns = conv.turns
+    n = max(1, int(budget * len(turns)))
+    counts = Counter(w for t in turns for w in words(t.text))
+    total = sum(counts.values())
+
+    def surprisal(text: str) -> float:  # plain: every word, against the conversation's own counts
+        return sum(-math.log2(counts[w] / total) for w in words(text))
+
+    return {
+        "recency": {t.dia_id for t in turns[-n:]},
+        "random": {t.dia_id for t in random.Random(seed).sample(turns, n)},
+        "length": {t.dia_id for t in sorted(turns, key=lambda t: -len(t.text))[:n]},
+        "unigram_surprisal": {t.dia_id for t in sorted(turns, key=lambda t: -surprisal(t.text))[:n]},
+    }
+
+
+def _open(tmp: str, name: str, settings: Settings, embedder: Embedder, clock: ManualClock) -> MemoryBank:
+    return MemoryBank.open(Path(tmp) / f"{name}.db", settings, embedder=embedder, clock=clock, in_memory_index=True)
+
+
+def labelled_parts(conversations: list[Conversation], *, embedder: Embedder, settings: Settings,
+                   progress: Progress | None = None) -> dict[str, tuple[list[dict[str, float]], list[bool]]]:
+    """Per conversation: the importance parts of every memory stored (no sweeps) and whether any
+    of its turns is evidence for a later question."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="cairn-fit-") as tmp:
+        for conv in conversations:
+            clock = ManualClock()
+            with _open(tmp, conv.sample_id, settings, embedder, clock) as bank:
+                bank.use_importance_model(ImportanceModel.neutral())
+                feed(bank, clock, conv, None, progress)
+                gold = evidence(conv)
+                mems = [m for m in bank.list("live") if m.importance_parts]
+                out[conv.sample_id] = ([m.importance_parts for m in mems],
+                                       [bool(set(m.source.turns) & gold) for m in mems])
+    return out
+
+
+def fit_weights(path: Path, *, embedder: Embedder, settings: Settings | None = None,
+                exclude: tuple[str, ...] = (), progress: Progress | None = None) -> ImportanceModel:
+    """Fit importance weights on every conversation in ``path`` except ``exclude``."""
+    conversations = [c for c in load(path) if c.sample_id not in exclude]
+    parts = labelled_parts(conversations, embedder=embedder, settings=settings or Settings(), progress=progress)
+    return _fit(parts, list(parts))
+
+
+def _fit(parts: dict[str, tuple[list[dict[str, float]], list[bool]]], names: list[str]) -> ImportanceModel:
+    rows = [r for n in names for r in parts[n][0]]
+    labels = [y for n in names for y in parts[n][1]]
+    meta = {"fitted_on": names, "examples": len(rows), "positives": sum(labels),
+            "label": "a later question cites one of the memory's turns (LoCoMo categories 1-4)",
+            "background": "wordfreq-en", "date": date.today().isoformat()}
+    return fit(rows, labels, meta=meta)
+
+
+def run(path: Path, budget: float = 0.3, *, embedder: Embedder, settings: Settings | None = None,
+        cross_validate: bool = False, ablate: bool = False, k: int = 10,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report."""
+    if not 0 < budget <= 1:
+        raise InvalidInput(f"The budget is a share of the turns, between 0 and 1; got {budget}.")
+    conversations = load(path)
+    settings = settings or Settings()
+    parts = labelled_parts(conversations, embedder=embedder, settings=settings, progress=progress) \
+        if cross_validate or ablate else {}
+    folds = {c.sample_id: _fit(parts, [n for n in parts if n != c.sample_id]) for c in conversations} \
+        if cross_validate else {}
+    report = _measure(conversations, budget, embedder, settings, folds, k, progress)
+    if ablate:
+        report["ablation"] = ablation(conversations, parts, budget)
+    return report
+
+
+def _measure(conversations: list[Conversation], budget: float, embedder: Embedder, settings: Settings,
+             folds: dict[str, ImportanceModel], k: int, progress: Progress | None) -> dict[str, Any]:
+    kept = dict.fromkeys(["cairn", *BASELINES], 0)
+    per_conv, tally, started = {}, Tally(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
+        for conv in conversations:
+            clock = ManualClock()
+            with _open(tmp, conv.sample_id, settings, embedder, clock) as bank:
+                if conv.sample_id in folds:
+                    bank.use_importance_model(folds[conv.sample_id])
+                sweeps = feed(bank, clock, conv, budget, progress)
+                gold, live = evidence(conv), kept_turns(bank)
+                recall_after(bank, conv, k, tally)
+                kept["cairn"] += len(gold & live)
+                for name, turns in baseline_keeps(conv, budget).items():
+                    kept[name] += len(gold & turns)
+                per_conv[conv.sample_id] = {"turns": len(conv.turns), "evidence_turns": len(gold),
+                                            "evidence_kept": round(len(gold & live) / max(len(gold), 1), 4),
+                                            "live_memories": sweeps[-1]["live_after"] if sweeps else 0,
+                                            "archived": {r: sum(s["by_rule"][r] for s in sweeps)
+                                                         for r in ("decay", "budget")},
+                                            "sweep_seconds_max": max((s["seconds"] for s in sweeps), default=0.0)}
+    total = sum(len(evidence(c)) for c in conversations)
+    return {"budget": budget, "evidence_kept": round(kept["cairn"] / max(total, 1), 4),
+            "baselines": {b: round(kept[b] / max(total, 1), 4) for b in BASELINES},
+            "turns": sum(len(c.turns) for c in conversations), "evidence_turns": total,
+            "cross_validated": bool(folds), f"recall@{k}_after_sweep": tally.macro(CATEGORIES).get(f"recall@{k}"),
+            "per_conversation": per_conv, "seconds": round(time.perf_counter() - started, 1),
+            "embedder": {"id": embedder.id, "dim": embedder.dim}}
+
+
+def ablation(conversations: list[Conversation], parts: dict[str, tuple[list[dict[str, float]], list[bool]]],
+             budget: float) -> dict[str, float]:
+    """Share of evidence-bearing memories kept when ranking by importance alone (no sweeps),
+    leave-one-conversation-out, with all parts and with each part left out of the fit."""
+    out = {"all_parts": _static_kept(conversations, parts, budget, FEATURES)}
+    for name in FEATURES:
+        out[f"without_{name}"] = _static_kept(conversations, parts, budget, tuple(f for f in FEATURES if f != name))
+    return out
+
+
+def _static_kept(conversations: list[Conversation], parts: dict[str, tuple[list[dict[str, float]], list[bool]]],
+                 budget: float, names: tuple[str, ...]) -> float:
+    kept = total = 0
+    for conv in conversations:
+        others = [n for n in parts if n != conv.sample_id]
+        model = fit([r for n in others for r in parts[n][0]], [y for n in others for y in parts[n][1]], names=names)
+        rows, labels = parts[conv.sample_id]
+        ranked = sorted(zip((model.score(r).score for r in rows), labels), key=lambda p: -p[0])
+        kept += sum(label for _, label in ranked[:max(1, int(budget * len(conv.turns)))])
+        total += sum(labels)
+    return round(kept / max(total, 1), 4)
