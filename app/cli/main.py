@@ -55,7 +55,8 @@ def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_t
     if app.as_json:
         emit_json(memory.to_dict())
     else:
-        click.echo(f"Remembered {memory_line(memory)}")
+        merged = f" (a near-duplicate: merged into #{memory.replaced_by})" if memory.replaced_by else ""
+        click.echo(f"Remembered {memory_line(memory)}{merged}")
 
 
 @cli.command()

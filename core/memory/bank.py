@@ -17,7 +17,7 @@ import numpy as np
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
 from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
-from cairn.core.memory import forgetting, retrieve, store
+from cairn.core.memory import forgetting, retrieve, store, store_retention
 from cairn.core.memory.db import Database, connect, schema_version
 from cairn.core.memory.embed import Embedder, make_embedder
 from cairn.core.memory.bank_retention import RetentionMixin, SweepReport, TurnResult, new_values
@@ -225,21 +225,29 @@ class MemoryBank(RetentionMixin):
         return result
 
     def purge(self, memory_id: int, reason: str | None = None) -> str:
-        """Erase a memory for good: row, vector, full text, and its text in history. Returns its uid."""
+        """Erase a memory for good: row, vector, full text, its text in history, the logged turns
+        it came from, and the near-duplicate copies merged into it. Returns its uid."""
         with self.db.atomic() as conn:
             memory = self._get(conn, memory_id)
-            store.delete_memory(conn, memory_id)
-            if store.vec_table_exists(conn):
-                store.vec_delete(conn, memory_id)
-            store.fts_delete(conn, memory_id)
-            store.df_add(conn, memory.text, -1)
-            store.scrub_history_text(conn, memory.uid)
-            store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
-        self.vectors.after_commit_remove(memory_id)
+            copies = store_retention.merged_into(conn, memory_id)
+            for gone in [memory, *copies]:
+                self._erase(conn, gone, reason)
+        for gone in [memory, *copies]:
+            self.vectors.after_commit_remove(gone.id)
         with self.db.guard():
             store.fts_optimize(self.db.conn)  # old FTS segments still hold the words
             store.checkpoint(self.db.conn)  # and the WAL still holds the old pages
         return memory.uid
+
+    def _erase(self, conn: Any, memory: Memory, reason: str | None) -> None:
+        store.delete_memory(conn, memory.id)
+        if store.vec_table_exists(conn):
+            store.vec_delete(conn, memory.id)
+        store.fts_delete(conn, memory.id)
+        store.df_add(conn, memory.text, -1)
+        store_retention.delete_turns_of(conn, memory.id)
+        store.scrub_history_text(conn, memory.uid)
+        store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
 
     def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
         """Re-embed every memory with the configured embedder; returns how many."""

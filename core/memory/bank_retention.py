@@ -173,6 +173,27 @@ class RetentionMixin:
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
         return TurnResult(log_id, memory, reason)
 
+    def summarise(self, conversation: str, summariser: consolidate.Summariser,
+                  after_log_id: int = 0) -> list[Memory]:
+        """Turn a conversation's logged turns (those after ``after_log_id``) into atomic facts
+        with a summariser (an LLM); each fact is stored linked to the turns it came from."""
+        with self.db.guard():
+            turns = [t for t in store_retention.conversation(self.db.conn, conversation) if t.id > after_log_id]
+        if not turns:
+            return []
+        when = {t.turn: t.at for t in turns if t.turn}
+        out = []
+        for fact in summariser.summarise(conversation, [(t.turn, t.speaker, t.text) for t in turns]):
+            times = [when[x] for x in fact.turns if x in when]
+            source = Source("conversation", conversation, fact.turns, max(times) if times else turns[-1].at,
+                            fact.speaker)
+            out.append(self.remember(fact.text, kind="fact", source=source))  # type: ignore[attr-defined]
+        return out
+
+    def use_judge(self, judge: consolidate.Judge) -> None:
+        """Decide "does the newer statement contradict the older?" with ``judge`` (an LLM)."""
+        self.judge = judge
+
     # ---- recall -----------------------------------------------------------------------------
 
     def _reinforce(self, hits: list[Recalled]) -> None:
@@ -185,15 +206,17 @@ class RetentionMixin:
             store_retention.reinforce_many(conn, updates, now)
 
     def _weigh_retention(self, hits: list[Recalled]) -> list[Recalled]:
-        """Scale scores by (1 - w + w * retention) when ``retention.recall_weight`` w > 0."""
+        """Blend relevance with retention when ``retention.recall_weight`` w > 0:
+        score' = (1 - w) * score + w * retention * (the best score among the hits)."""
         w = self.settings.retention.recall_weight
         if w <= 0 or not hits:
             return hits
         now = self.clock.now()
+        top = max(max(h.score for h in hits), 1e-6)
         out = []
         for h in hits:
             r = forgetting.retention(h.memory.strength, now - h.memory.age_anchor, h.memory.pinned)
-            out.append(Recalled(h.memory, h.score * (1 - w + w * r), {**h.signals, "retention": round(r, 4)}))
+            out.append(Recalled(h.memory, (1 - w) * h.score + w * r * top, {**h.signals, "retention": round(r, 4)}))
         return sorted(out, key=lambda h: -h.score)
 
     # ---- sweeps -----------------------------------------------------------------------------

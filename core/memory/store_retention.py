@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cairn.core.memory import store
+from cairn.core.memory.records import Memory
 
 # ---- conversation log -----------------------------------------------------------------------
 
@@ -56,13 +57,20 @@ def delete_turns_of(conn: Any, memory_id: int) -> None:
     conn.execute("DELETE FROM conversation_log WHERE memory_id = ?", (memory_id,))
 
 
+def merged_into(conn: Any, memory_id: int) -> list[Memory]:
+    """The hidden near-duplicate copies merged into a memory."""
+    return [m for m in (store.get_memory(conn, r[0]) for r in
+                        conn.execute("SELECT id FROM memories WHERE replaced_by = ?", (memory_id,)).fetchall()) if m]
+
+
 # ---- neighbours for novelty and consolidation -----------------------------------------------
 
 def recent_vectors(conn: Any, source_ref: str | None, limit: int) -> tuple[list[int], np.ndarray]:
     """The vectors of the latest ``limit`` live memories of the same source (or of any, without one)."""
     where = "m.source_ref = ?" if source_ref else "1"
     args: list[Any] = [source_ref] if source_ref else []
-    rows = conn.execute(f"SELECT m.id FROM memories m WHERE {where} AND m.forgotten_at IS NULL "
+    # `+forgotten_at`: walk ids backwards (or the source's index) instead of the live-state index
+    rows = conn.execute(f"SELECT m.id FROM memories m WHERE {where} AND +m.forgotten_at IS NULL "
                         "ORDER BY m.id DESC LIMIT ?", [*args, limit]).fetchall()
     return store.vectors_for(conn, [r[0] for r in rows])
 

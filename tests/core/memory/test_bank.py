@@ -97,6 +97,20 @@ def test_purge_erases_everything_including_file_bytes(bank: MemoryBank, isolated
         assert b"Zanzibarquux" not in f.read_bytes(), f
 
 
+def test_purge_erases_merged_copies_and_logged_turns(bank: MemoryBank, isolated_home: Path) -> None:
+    secret = "Quokkaberry clinic results arrive on Tuesday"
+    first = bank.log_turn("chat", secret, speaker="me")
+    copy = bank.log_turn("chat", secret, speaker="me")
+    assert copy.memory is not None and copy.memory.replaced_by == first.memory.id  # type: ignore[union-attr]
+    bank.log_turn("chat", "ok", speaker="you")
+    bank.purge(first.memory.id)  # type: ignore[union-attr]
+    assert bank.list("all") == []
+    rows = bank.db.conn.execute("SELECT text FROM conversation_log").fetchall()
+    assert rows == [("ok",)]
+    for f in isolated_home.glob("memory.db*"):
+        assert b"Quokkaberry" not in f.read_bytes(), f
+
+
 @pytest.mark.parametrize("text", ["", "   \n\t ", "x" * (32 * 1024 + 1), "bad \udcff surrogate", "nul\x00byte"])
 def test_bad_text_is_refused_and_nothing_changes(bank: MemoryBank, text: str) -> None:
     bank.remember("existing")

@@ -150,3 +150,47 @@ def test_a_simulated_year_stays_bounded(isolated_home: Path) -> None:
             assert history[0] == "add" and history[-1] == "archive"
             back = bank.restore(m.id)
             assert not back.forgotten and [h.action for h in bank.history(m.id)] == [*history, "restore"]
+
+
+class FakeSummariser:
+    """Stands in for an LLM behind the Summariser interface: one fact per turn that names a pet."""
+
+    def summarise(self, conversation: str, turns: list) -> list:
+        from cairn.core.memory.consolidate import Fact
+
+        return [Fact(f"{speaker} has a pet: {text.split(' called ')[1]}", (turn,), speaker)
+                for turn, speaker, text in turns if " called " in text]
+
+
+def test_summarise_stores_facts_linked_to_turns(bank: MemoryBank) -> None:
+    bank.log_turn("c9", "hello there", speaker="Ben", turn="D1:1", at=1_000.0)
+    bank.log_turn("c9", "I adopted a greyhound called Pixel", speaker="Ana", turn="D1:2", at=2_000.0)
+    facts = bank.summarise("c9", FakeSummariser())
+    assert [f.text for f in facts] == ["Ana has a pet: Pixel"]
+    assert facts[0].kind == "fact" and facts[0].source.turns == ("D1:2",) and facts[0].source.time == 2_000.0
+    assert bank.summarise("c9", FakeSummariser(), after_log_id=10**6) == []
+
+
+class AlwaysContradicts:
+    def contradicts(self, older: str, newer: str) -> bool:
+        return True
+
+
+def test_a_judge_decides_supersede(isolated_home: Path, clock: ManualClock) -> None:
+    settings = Settings(retention=RetentionSettings(supersede_similarity=0.3))
+    with MemoryBank.open(isolated_home / "j.db", settings, clock=clock) as bank:
+        old = bank.remember("we meet at the cafe on Fridays")
+        bank.use_judge(AlwaysContradicts())
+        new = bank.remember("we meet at the library on Fridays now instead")
+        assert bank.get(old.id).valid_to == new.valid_from
+
+
+def test_recall_can_weigh_retention(isolated_home: Path, clock: ManualClock) -> None:
+    settings = Settings(retention=RetentionSettings(recall_weight=1.0))
+    with MemoryBank.open(isolated_home / "w.db", settings, clock=clock) as bank:
+        faded = bank.remember("piano lesson notes", importance=0.0)
+        clock.advance(60 * DAY)
+        fresh = bank.remember("piano lesson notes", importance=0.0)
+        hits = bank.recall("piano lesson notes", k=2, touch=False)
+        assert [h.memory.id for h in hits] == [fresh.id, faded.id]
+        assert hits[1].signals["retention"] < 0.01 < hits[0].signals["retention"]
