@@ -46,7 +46,7 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def _run(title: str, job: Callable[..., Any], *args: Any, show: bool = True, **kwargs: Any) -> Any:
+def run_job(title: str, job: Callable[..., Any], *args: Any, show: bool = True, **kwargs: Any) -> Any:
     """Run a job with the configured embedder and a progress line, then show its report."""
     app = get_app()
     embedder = make_embedder(app.settings, app.paths.models_dir)
@@ -76,7 +76,7 @@ def _show(report: dict[str, Any], title: str) -> None:
 @json_option
 def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
     """Evidence-turn recall on a LoCoMo-format file, with BM25 and dense baselines."""
-    _run(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
+    run_job(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
 
 
 @bench.command("madial")
@@ -86,7 +86,7 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 @json_option
 def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
     """MADial-Bench: recall of the memories a dialogue should bring up, with baselines."""
-    _run(f"MADial-Bench retrieval ({dialogues.name})", madial.run, dialogues, memories, _ks(k_text))
+    run_job(f"MADial-Bench retrieval ({dialogues.name})", madial.run, dialogues, memories, _ks(k_text))
 
 
 @bench.command("scale")
@@ -96,7 +96,7 @@ def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
 @json_option
 def scale_cmd(n: int, queries: int) -> None:
     """Search and remember latency, recall loss against exact search, and database size at N memories."""
-    _run(f"Scale ({n:,} memories)", scale.run, n, queries)
+    run_job(f"Scale ({n:,} memories)", scale.run, n, queries)
 
 
 @bench.command("retention")
@@ -109,5 +109,5 @@ def scale_cmd(n: int, queries: int) -> None:
 @json_option
 def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool) -> None:
     """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
-    _run(f"Retention at a {budget:g} budget ({path.name})", retention.run, path, budget,
+    run_job(f"Retention at a {budget:g} budget ({path.name})", retention.run, path, budget,
          cross_validate=cross_validate, ablate=ablate)

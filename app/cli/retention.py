@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cairn.app.cli.bench import _run
+from cairn.app.cli.bench import run_job
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.memories import memories
 from cairn.app.cli.output import emit_json, history_lines, memory_line, shorten
@@ -133,7 +133,7 @@ def retention() -> None:
 @json_option
 def fit_cmd(path: Path, out: Path, exclude: tuple[str, ...]) -> None:
     """Fit importance weights on LoCoMo-format conversations (label: a later question cites the turn)."""
-    model = _run("fit", retention_bench.fit_weights, path, show=False, exclude=exclude)
+    model = run_job("fit", retention_bench.fit_weights, path, show=False, exclude=exclude)
     model.save(out)
     summary = {"out": str(out), **model.meta, "weights": dict(zip(model.features, model.weights.round(4).tolist()))}
     emit_json(summary) if get_app().as_json else click.echo(

@@ -7,7 +7,6 @@ memory touches its row, its vector, its full-text entry and the history in one t
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from cairn.core.memory.records import (EDITABLE, SOURCE_TYPES, HistoryEntry, Mem
 from cairn.core.memory.textcheck import check_text
 from cairn.core.memory.vectors import Vectors, key_text
 
-__all__ = ["MemoryBank", "SweepReport", "TurnResult", "snapshot", "EDITABLE"]
+__all__ = ["MemoryBank", "SweepReport", "TurnResult"]
 
 
 class MemoryBank(RetentionMixin):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -120,11 +120,6 @@ def update_memory(conn: Any, memory_id: int, values: dict[str, Any]) -> None:
 
 def delete_memory(conn: Any, memory_id: int) -> None:
     conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
-
-
-def touch_recalled(conn: Any, ids: Iterable[int], now: float) -> None:
-    conn.executemany("UPDATE memories SET recall_count = recall_count + 1, last_recalled_at = ? WHERE id = ?",
-                     [(now, i) for i in ids])
 
 
 # ---- full-text ------------------------------------------------------------------------------
