@@ -69,3 +69,9 @@ class DownloadError(CairnError):
 
 class EmbedderMismatch(StorageError):
     """The database's vectors come from another embedder (or dimension) than the configured one."""
+
+
+class ContextFullError(CairnError):
+    """A prompt longer than the model's whole context window (even after eviction)."""
+
+    exit_code = 7

@@ -1,0 +1,138 @@
+"""A chat over one :class:`Session`: streaming turns, stop sequences, cancellation, and
+per-turn context (memories) that never invalidates the cached history.
+
+The prompt of a turn is ``history + [context] + user + assistant header``. After the reply, the
+context's tokens are cut out of the cache (positions shifted down), so the cache again holds
+exactly ``history + user + reply``: the start of the next turn's prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cairn.core.llm.prompt import Message, Template
+from cairn.core.llm.runtime import Runtime, Sampler, Sampling
+from cairn.core.llm.session import Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    tokens: int
+    finish: str  # stop (end of turn), stop_sequence, length, cancelled
+    prompt_tokens: int  # tokens evaluated for the prompt (what was not cached already)
+
+
+class Chat:
+    def __init__(self, runtime: Runtime, session: Session, system: str | None = None) -> None:
+        self.rt = runtime
+        self.session = session
+        self.template = Template(runtime.metadata("tokenizer.chat_template"), runtime.special_text("bos"),
+                                 runtime.special_text("eos"))
+        self.messages: list[Message] = [Message("system", system)] if system else []
+        if system:
+            session.protected = len(self._tokens(self.messages, False))
+        self._cached: str | None = ""  # the text the cache stands for (None: unknown, start over)
+
+    def _tokens(self, messages: list[Message], generation: bool) -> list[int]:
+        return self.rt.tokenize(self.template.render(messages, generation), special=True)
+
+    def turn(self, user: str, context: str | None = None, sampling: Sampling = Sampling(), max_tokens: int = 256,
+             stop: tuple[str, ...] = (), on_text: Callable[[str], None] | None = None,
+             cancel: Callable[[], bool] | None = None) -> Reply:
+        """One user turn: evaluate what is new, stream the reply, then drop ``context`` from the cache."""
+        extra = [Message("system", context)] if context else []
+        parts = self._delta(extra, user)
+        if parts is None:  # the template does not render the history as a prefix: start over
+            parts = self._restart(extra, user)
+        head, ctx, tail, texts = parts
+        self.session.decay_scores()
+        self.session.make_room(len(head) + len(ctx) + len(tail) + max_tokens)  # no eviction mid-reply
+        self.session.extend(head + ctx + tail)
+        prompt_end = len(self.session)
+        with Sampler(self.rt, sampling) as sampler:
+            reply, count, finish = self._generate(sampler, max_tokens, stop, on_text, cancel)
+        if finish == "stop_sequence":  # keep only the reply's own tokens in the cache
+            self.session.truncate(prompt_end)
+            if reply:
+                self.session.extend(self.rt.tokenize(reply, special=False))
+        if ctx:
+            self._drop(prompt_end - len(tail) - len(ctx), prompt_end - len(tail), ctx)
+        self.messages += [Message("user", user), Message("assistant", reply)]
+        self._cached = texts[0] + texts[2] + reply
+        return Reply(reply, count, finish, len(head) + len(ctx) + len(tail))
+
+    def _delta(self, extra: list[Message], user: str) -> tuple[list[int], list[int], list[int], tuple[str, str, str]] | None:
+        """The new tokens of this turn as (before the context, the context, after it), tokenized on
+        their own so the cached history is never re-tokenized (it may have evicted holes)."""
+        a = self.template.render(self.messages, False) if self.messages else ""
+        b = self.template.render(self.messages + extra, False) if self.messages or extra else ""
+        full = self.template.render(self.messages + extra + [Message("user", user)], True)
+        cached = self._cached
+        if cached is None or not (a.startswith(cached) and b.startswith(a) and full.startswith(b)):
+            return None
+        pieces = (a[len(cached):], b[len(a):], full[len(b):])
+        head, ctx, tail = (self.rt.tokenize(p, special=True) if p else [] for p in pieces)
+        return head, ctx, tail, (cached + pieces[0], pieces[1], pieces[2])
+
+    def _restart(self, extra: list[Message], user: str) -> tuple[list[int], list[int], list[int], tuple[str, str, str]]:
+        """Re-render from scratch, dropping the oldest exchanges until the prompt fits."""
+        log.info("chat template is not incremental here: re-evaluating the conversation")
+        self.session.truncate(0)
+        self._cached = ""
+        system = [m for m in self.messages[:1] if m.role == "system"]
+        rest = self.messages[len(system):]
+        while True:
+            self.messages = system + rest
+            parts = self._delta(extra, user)
+            assert parts is not None
+            if sum(len(p) for p in parts[:3]) < self.rt.n_ctx // 2 or not rest:
+                return parts
+            rest = rest[2:]
+
+    def _drop(self, start: int, end: int, ctx: list[int]) -> None:
+        if self.session.tokens[start:end] != ctx:
+            self._cached = None  # moved by an eviction: the next turn starts over
+            return
+        on_evict, self.session.on_evict = self.session.on_evict, None  # context is not evicted history
+        try:
+            self.session.cut(start, end)
+        finally:
+            self.session.on_evict = on_evict
+
+    def _generate(self, sampler: Sampler, max_tokens: int, stop: tuple[str, ...],
+                  on_text: Callable[[str], None] | None, cancel: Callable[[], bool] | None) -> tuple[str, int, str]:
+        out = b""
+        shown = 0
+        for count in range(max_tokens):
+            if cancel is not None and cancel():
+                return _text(out), count, "cancelled"
+            token = sampler.sample()
+            if self.rt.is_end(token):
+                return _text(out), count, "stop"
+            self.session.extend([token])
+            out += self.rt.piece(token)
+            text = _text(out)
+            hit = next((s for s in stop if s in text), None)
+            if hit is not None:
+                text = text[: text.index(hit)]
+                if on_text is not None and len(text) > shown:
+                    on_text(text[shown:])
+                return text, count + 1, "stop_sequence"
+            safe = len(text) - max((len(s) - 1 for s in stop), default=0)  # hold back a partial stop
+            if on_text is not None and safe > shown:
+                on_text(text[shown:safe])
+                shown = safe
+        text = _text(out)
+        if on_text is not None and len(text) > shown:
+            on_text(text[shown:])
+        return text, max_tokens, "length"
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "ignore")
+

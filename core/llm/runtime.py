@@ -1,0 +1,398 @@
+"""The LLM runtime: llama.cpp through llama-cpp-python's C API. The only module importing llama_cpp.
+
+One :class:`Runtime` owns one model and one context (and their native memory): call
+:meth:`Runtime.close` or use ``with``; nothing relies on ``__del__``. The high-level ``Llama``
+object is not used: it keeps its own token list and logits matrix that would have to be kept in
+step with every cache edit, and it hides what Cairn needs (per-sequence state, the memory
+operations, which weight buffers to use).
+
+Sequence 0 holds the conversation; sequence 1 is scratch space for scoring texts (surprisal)
+without touching the conversation's cache. llama.cpp's log lines go to the ``logging`` module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.core.errors import ContextFullError, ModelLoadError
+
+log = logging.getLogger("cairn.llm.llama_cpp")
+CONVERSATION, SCRATCH = 0, 1
+KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml type ids
+_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model (from :class:`cairn.core.config.LlmSettings`)."""
+
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: the machine's cores, at most 8
+    n_batch: int = 512
+    kv_type: str = "f16"
+    use_mmap: bool = True
+    use_mlock: bool = False
+    gpu_layers: int = 0
+    flash_attn: str = "auto"  # auto, on, off
+    seed: int = 0
+
+
+class _LogRouter:
+    """Routes llama.cpp's process-wide log callback into ``logging`` and keeps the last error lines
+    (a failed load explains itself there). One per process: llama.cpp has a single callback."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        self.recent: list[str] = []
+        self._level = logging.INFO
+
+        def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            line = text.decode("utf-8", "replace").rstrip("\n")
+            self._level = _LEVELS.get(level, self._level)  # 5 = continuation of the previous line
+            if line:
+                log.log(self._level, "%s", line)
+                self.recent = (self.recent + [line])[-20:]
+
+        self._callback = llama_cpp.llama_log_callback(on_log)  # kept alive as long as the router
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def last_error(self) -> str:
+        errors = [line for line in self.recent if "error" in line.lower() or "failed" in line.lower()]
+        return (errors or self.recent or ["no detail"])[-1].strip()
+
+
+_router: _LogRouter | None = None
+
+
+def _logs() -> _LogRouter:
+    global _router  # the C library's callback is process-wide; so is its router
+    if _router is None:
+        _router = _LogRouter()
+    return _router
+
+
+def check_model_file(path: Path) -> int:
+    """Refuse a missing, non-GGUF or truncated file before llama.cpp sees it; return its size."""
+    if not path.is_file():
+        raise ModelLoadError(f"The model file {path} does not exist.",
+                             hint="`cairn models list` shows installed models; `cairn models pull` fetches one.")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ModelLoadError(f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF').")
+    try:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
+    except (ValueError, IndexError, OSError, KeyError) as exc:
+        raise ModelLoadError(f"The model file {path} is damaged or truncated ({exc}).",
+                             hint="Download or import it again.") from exc
+    size = path.stat().st_size
+    if end > size:
+        raise ModelLoadError(f"The model file {path} is truncated: its tensors need {end:,} bytes, "
+                             f"the file has {size:,}.", hint="Download or import it again.")
+    return size
+
+
+def check_memory(size: int, options: LoadOptions) -> None:
+    """Say before loading when the weights cannot fit: with mmap they are paged in on demand
+    (a model larger than free RAM still runs, slower); without mmap, or locked, they must fit."""
+    available = _available_ram()
+    if available is None or size <= available:
+        return
+    numbers = f"the model needs {size / 2**30:.1f} GiB, {available / 2**30:.1f} GiB of RAM is free"
+    if options.use_mlock or not options.use_mmap:
+        raise ModelLoadError(f"Not enough memory to load this model without paging: {numbers}.",
+                             hint="Keep llm.use_mmap on and llm.use_mlock off, or choose a smaller model.")
+    log.warning("%s: weights will be paged in from disk as needed (slower)", numbers)
+
+
+def _available_ram() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class Runtime:
+    """A loaded model and its context. Positions, tokens and logits are those of llama.cpp."""
+
+    def __init__(self, path: Path, options: LoadOptions = LoadOptions()) -> None:
+        import llama_cpp
+
+        self._c = llama_cpp
+        self.path = path
+        self.options = options
+        size = check_model_file(path)
+        check_memory(size, options)
+        _logs()
+        llama_cpp.llama_backend_init()
+        self._model = self._load_model(path, options)
+        try:
+            self._ctx = self._new_context(options)
+        except ModelLoadError:
+            llama_cpp.llama_model_free(self._model)
+            raise
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self._ctx))
+        self.n_batch = int(llama_cpp.llama_n_batch(self._ctx))
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._closed = False
+
+    def _load_model(self, path: Path, options: LoadOptions) -> Any:
+        params = self._c.llama_model_default_params()
+        params.use_mmap = options.use_mmap
+        params.use_mlock = options.use_mlock
+        params.n_gpu_layers = options.gpu_layers
+        model = self._c.llama_model_load_from_file(str(path).encode(), params)
+        if not model:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {_logs().last_error()}.",
+                                 hint="Check the file is a complete GGUF model of a supported architecture.")
+        return model
+
+    def _new_context(self, options: LoadOptions) -> Any:
+        if options.kv_type not in KV_TYPES:
+            raise ModelLoadError(f"Unknown KV cache type {options.kv_type!r}: use one of {', '.join(KV_TYPES)}.")
+        p = self._c.llama_context_default_params()
+        p.n_ctx, p.n_batch, p.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
+        p.n_threads = p.n_threads_batch = options.n_threads or default_threads()
+        p.n_seq_max, p.kv_unified = 2, True  # conversation + scratch, sharing one cache
+        p.type_k = p.type_v = KV_TYPES[options.kv_type]
+        p.flash_attn_type = {"auto": -1, "off": 0, "on": 1}[options.flash_attn]
+        if options.kv_type != "f16" and options.flash_attn == "auto":
+            p.flash_attn_type = 1  # a quantised V cache needs flash attention
+        ctx = self._c.llama_init_from_model(self._model, p)
+        if not ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context of {options.n_ctx} tokens: "
+                                 f"{_logs().last_error()}.", hint="Try a smaller llm.n_ctx.")
+        return ctx
+
+    def close(self) -> None:
+        """Free the batch, the context and the model, in that order. Safe to call twice."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        self._c.llama_batch_free(self._batch)
+        self._c.llama_free(self._ctx)
+        self._c.llama_model_free(self._model)
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- vocabulary -------------------------------------------------------------------------
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of ``text``; ``special`` parses control tokens such as <|im_start|>."""
+        data = text.encode("utf-8")
+        n = len(data) + 8
+        buf = (self._c.llama_token * n)()
+        got = self._c.llama_tokenize(self._vocab, data, len(data), buf, n, False, special)
+        if got < 0:
+            buf = (self._c.llama_token * -got)()
+            got = self._c.llama_tokenize(self._vocab, data, len(data), buf, -got, False, special)
+        return list(buf[:got])
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self._c.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._c.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return buf.raw[:n]
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    @property
+    def model_id(self) -> str:
+        """The model file's name (what :class:`cairn.core.memory.retention.TokenSurprisal` reports)."""
+        return self.path.name
+
+    def special_text(self, which: str) -> str:
+        """The text of the ``bos`` or ``eos`` token ("" when the model has none)."""
+        token = int((self._c.llama_vocab_bos if which == "bos" else self._c.llama_vocab_eos)(self._vocab))
+        return self.piece(token, special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    def is_end(self, token: int) -> bool:
+        return bool(self._c.llama_vocab_is_eog(self._vocab, token))
+
+    def metadata(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(1 << 16)
+        n = self._c.llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
+    # ---- evaluation -------------------------------------------------------------------------
+
+    def decode(self, tokens: list[int], start: int, seq: int = CONVERSATION, logits: str = "last") -> np.ndarray:
+        """Evaluate ``tokens`` at positions ``start``.. of ``seq``; return the logits of the last
+        token (``"last"``, shape (1, vocab)), of every token (``"all"``) or none (``"none"``)."""
+        if start + len(tokens) > self.n_ctx:
+            raise ContextFullError(f"{start + len(tokens)} tokens do not fit the context window of {self.n_ctx}.",
+                                   hint="Evict older tokens first, or use a larger llm.n_ctx.")
+        rows: list[np.ndarray] = []
+        for offset in range(0, len(tokens), self.n_batch):
+            chunk = tokens[offset:offset + self.n_batch]
+            final = offset + len(chunk) == len(tokens)
+            wanted = [logits == "all" or (logits == "last" and final and i == len(chunk) - 1) for i in range(len(chunk))]
+            self._fill(chunk, start + offset, seq, wanted)
+            status = self._c.llama_decode(self._ctx, self._batch)
+            if status == 1:
+                raise ContextFullError("llama.cpp found no room in the KV cache for the batch.",
+                                       hint="Evict older tokens first, or use a larger llm.n_ctx.")
+            if status != 0:
+                raise ModelLoadError(f"llama.cpp failed to evaluate a batch (status {status}): {_logs().last_error()}.")
+            rows += [self._logits(i) for i, w in enumerate(wanted) if w]
+        return np.stack(rows) if rows else np.zeros((0, self.n_vocab), np.float32)
+
+    def _fill(self, tokens: list[int], start: int, seq: int, wanted: list[bool]) -> None:
+        b = self._batch
+        b.n_tokens = len(tokens)
+        for i, token in enumerate(tokens):
+            b.token[i] = token
+            b.pos[i] = start + i
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = wanted[i]
+
+    def _logits(self, i: int) -> np.ndarray:
+        ptr = self._c.llama_get_logits_ith(self._ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def token_surprisal(self, text: str) -> list[tuple[str, float]]:
+        """(piece, bits) for each token of ``text`` under the model, on the scratch sequence."""
+        tokens = self.tokenize(text, special=False)
+        if not tokens:
+            return []
+        bos = int(self._c.llama_vocab_bos(self._vocab))
+        context = [bos] if bos >= 0 else []
+        self.kv_clear(SCRATCH)
+        try:
+            rows = self.decode(context + tokens, self.kv_pos_max(CONVERSATION) + 1, SCRATCH, logits="all")
+        finally:
+            self.kv_clear(SCRATCH)
+        predicted = rows[: len(tokens)] if context else rows[:-1]
+        targets = tokens if context else tokens[1:]
+        logz = _logsumexp(predicted)
+        bits = (logz - predicted[np.arange(len(targets)), targets]) / np.log(2.0)
+        pieces = [self.piece(t).decode("utf-8", "replace") for t in targets]
+        return list(zip(pieces, bits.astype(float).tolist()))
+
+    # ---- the KV cache -----------------------------------------------------------------------
+
+    def _memory(self) -> Any:
+        return self._c.llama_get_memory(self._ctx)
+
+    def kv_pos_max(self, seq: int = CONVERSATION) -> int:
+        """The last cached position of ``seq`` (-1 when empty)."""
+        return int(self._c.llama_memory_seq_pos_max(self._memory(), seq))
+
+    def kv_remove(self, seq: int, p0: int, p1: int) -> None:
+        """Drop positions [p0, p1) of ``seq`` (p1 = -1: to the end)."""
+        if not self._c.llama_memory_seq_rm(self._memory(), seq, p0, p1):
+            raise ModelLoadError(f"llama.cpp could not remove positions {p0}..{p1} from its cache.")
+
+    def kv_shift(self, seq: int, p0: int, p1: int, delta: int) -> None:
+        """Move positions [p0, p1) of ``seq`` by ``delta`` (RoPE is re-rotated at the next decode)."""
+        self._c.llama_memory_seq_add(self._memory(), seq, p0, p1, delta)
+
+    def kv_clear(self, seq: int) -> None:
+        self._c.llama_memory_seq_rm(self._memory(), seq, -1, -1)
+
+    def can_shift(self) -> bool:
+        return bool(self._c.llama_memory_can_shift(self._memory()))
+
+    def state_get(self, seq: int = CONVERSATION) -> bytes:
+        """The cache of one sequence as bytes (restorable with :meth:`state_set`)."""
+        size = int(self._c.llama_state_seq_get_size(self._ctx, seq))
+        buf = (ctypes.c_uint8 * size)()
+        written = int(self._c.llama_state_seq_get_data(self._ctx, buf, size, seq))
+        return bytes(buf[:written])
+
+    def state_set(self, data: bytes, seq: int = CONVERSATION) -> bool:
+        """Load a sequence's cache saved by :meth:`state_get`; False if llama.cpp refused it."""
+        self.kv_clear(seq)
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        return int(self._c.llama_state_seq_set_data(self._ctx, buf, len(data), seq)) > 0
+
+
+def _logsumexp(rows: np.ndarray) -> np.ndarray:
+    top = rows.max(axis=1)
+    return top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7  # 0: greedy
+    top_k: int = 40
+    top_p: float = 0.95
+    seed: int = 0
+    grammar: str | None = None  # GBNF, e.g. for JSON output
+
+
+class Sampler:
+    """A llama.cpp sampler chain (grammar, top-k, top-p, temperature, then a draw). Owns native
+    memory: call :meth:`close`."""
+
+    def __init__(self, runtime: Runtime, s: Sampling = Sampling()) -> None:
+        c = runtime._c
+        self._c = c
+        self._ctx = runtime._ctx
+        self._chain = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
+        if s.grammar:
+            grammar = c.llama_sampler_init_grammar(runtime._vocab, s.grammar.encode(), b"root")
+            if not grammar:
+                c.llama_sampler_free(self._chain)
+                raise ModelLoadError("The output grammar does not parse (GBNF with a `root` rule expected).")
+            c.llama_sampler_chain_add(self._chain, grammar)
+        if s.temperature <= 0:
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_greedy())
+        else:
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_top_k(s.top_k))
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_top_p(s.top_p, 1))
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_temp(s.temperature))
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_dist(s.seed))
+
+    def sample(self) -> int:
+        """A token from the logits of the last evaluated token (the chain accepts it)."""
+        return int(self._c.llama_sampler_sample(self._chain, self._ctx, -1))
+
+    def close(self) -> None:
+        if self._chain:
+            self._c.llama_sampler_free(self._chain)
+            self._chain = None
+
+    def __enter__(self) -> "Sampler":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def library_version() -> str:
+    import llama_cpp
+
+    return str(llama_cpp.__version__)

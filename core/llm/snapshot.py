@@ -1,0 +1,104 @@
+"""KV snapshots: a conversation's cached state saved to a file, restored in milliseconds.
+
+File layout: ``CAIRNKV1``, a 4-byte little-endian header length, a JSON header (fingerprint,
+the cached tokens and their entropy scores), then llama.cpp's sequence state. The fingerprint
+(model digest, context size, KV type, llama.cpp version) must match the running model exactly:
+a mismatched, corrupt or truncated snapshot is refused with a warning and the caller re-evaluates
+the conversation instead. Files are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from cairn.core.llm.runtime import CONVERSATION, Runtime, library_version
+from cairn.core.llm.session import Session
+
+log = logging.getLogger(__name__)
+MAGIC = b"CAIRNKV1"
+SAMPLE = 1 << 20  # bytes read from each end of the model file for its digest
+
+
+def model_digest(path: Path) -> str:
+    """A cheap identity of a model file: sha256 of its size, first and last MiB."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(SAMPLE))
+        f.seek(max(0, size - SAMPLE))
+        h.update(f.read(SAMPLE))
+    return h.hexdigest()
+
+
+def fingerprint(runtime: Runtime) -> dict[str, object]:
+    return {"model": model_digest(runtime.path), "n_ctx": runtime.n_ctx, "kv_type": runtime.options.kv_type,
+            "llama_cpp": library_version()}
+
+
+@dataclass(frozen=True)
+class Restored:
+    ok: bool
+    reason: str  # why not, when not ok
+
+
+def save(session: Session, path: Path) -> int:
+    """Write the session's cache to ``path``; returns the file size."""
+    header = json.dumps({"fingerprint": fingerprint(session.rt), "tokens": session.tokens,
+                         "scores": [round(s, 4) for s in session.scores]}).encode()
+    state = session.rt.state_get(CONVERSATION)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(MAGIC + struct.pack("<I", len(header)) + header + state)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def restore(session: Session, path: Path) -> Restored:
+    """Load a snapshot into the session; on any mismatch or damage, leave an empty cache."""
+    try:
+        header, state = _read(path)
+    except (OSError, ValueError) as exc:
+        return _refuse(session, path, f"unreadable snapshot ({exc})")
+    expected = fingerprint(session.rt)
+    if header.get("fingerprint") != expected:
+        diff = sorted(k for k in expected if header.get("fingerprint", {}).get(k) != expected[k])
+        return _refuse(session, path, f"made with a different {', '.join(diff)}")
+    tokens = header.get("tokens")
+    if not isinstance(tokens, list) or not session.rt.state_set(state, CONVERSATION):
+        return _refuse(session, path, "llama.cpp rejected the saved state")
+    if session.rt.kv_pos_max(CONVERSATION) + 1 != len(tokens):
+        return _refuse(session, path, "the saved state does not match its token list")
+    session.tokens = [int(t) for t in tokens]
+    scores = header.get("scores") or []
+    session.scores = [float(x) for x in scores] if len(scores) == len(tokens) else [0.0] * len(tokens)
+    session.last_logits = None
+    return Restored(True, "")
+
+
+def _read(path: Path) -> tuple[dict, bytes]:
+    data = path.read_bytes()
+    if data[:8] != MAGIC or len(data) < 12:
+        raise ValueError("not a Cairn KV snapshot")
+    (length,) = struct.unpack("<I", data[8:12])
+    if 12 + length > len(data):
+        raise ValueError("truncated header")
+    header = json.loads(data[12:12 + length])
+    if not isinstance(header, dict):
+        raise ValueError("malformed header")
+    return header, data[12 + length:]
+
+
+def _refuse(session: Session, path: Path, reason: str) -> Restored:
+    log.warning("ignoring KV snapshot %s: %s; the conversation will be re-evaluated", path, reason)
+    session.truncate(0)
+    session.rt.kv_clear(CONVERSATION)
+    return Restored(False, reason)
