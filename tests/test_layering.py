@@ -48,5 +48,12 @@ def test_nothing_imports_a_gui_except_the_gui() -> None:
 
 
 def test_no_print_in_core() -> None:
-    hits = [str(p) for p in (ROOT / "core").rglob("*.py") if "print(" in p.read_text()]
+    hits = [f"{p}:{node.lineno}" for p in (ROOT / "core").rglob("*.py")
+            for node in ast.walk(ast.parse(p.read_text(), str(p)))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
     assert hits == []
+
+
+def test_only_the_runtime_imports_llama_cpp() -> None:
+    users = {mod for mod, imps in modules().items() for imp in imps if imp == "llama_cpp" or imp.startswith("llama_cpp.")}
+    assert users <= {"cairn.core.llm.runtime"}
