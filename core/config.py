@@ -72,11 +72,28 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class LlmSettings:
+    model: str = _opt("", doc="installed model name or GGUF path used for chat (empty: memory-only mode)")
+    n_ctx: int = _opt(4096, lo=256, hi=1_048_576, doc="context window in tokens")
+    n_threads: int = _opt(0, lo=0, hi=256, doc="CPU threads (0 = the machine's cores, at most 8)")
+    n_batch: int = _opt(512, lo=16, hi=8192, doc="tokens evaluated per batch")
+    kv_type: str = _opt("f16", choices=("f16", "q8_0", "q4_0"), doc="KV cache precision")
+    use_mmap: bool = _opt(True, doc="memory-map the weights (a model larger than free RAM still runs)")
+    use_mlock: bool = _opt(False, doc="lock the weights in RAM")
+    gpu_layers: int = _opt(0, lo=0, hi=1000, doc="layers offloaded to a GPU when llama.cpp was built with one")
+    flash_attn: str = _opt("auto", choices=("auto", "on", "off"), doc="flash attention")
+    eviction: str = _opt("sink_window", choices=("sink_window", "entropy"),
+                         doc="what to drop when the context fills (StreamingLLM or SirLLM)")
+    sink_tokens: int = _opt(4, lo=0, hi=1024, doc="attention-sink tokens always kept")
+
+
+@dataclass(frozen=True)
 class Settings:
     memory: MemorySettings = field(default_factory=MemorySettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     recall: RecallSettings = field(default_factory=RecallSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

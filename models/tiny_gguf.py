@@ -38,7 +38,7 @@ class Shape:
     n_ctx: int
 
 
-TINY = Shape("tiny", 512, 64, 2, 4, 2, 128, 2048)
+TINY = Shape("tiny", 512, 64, 2, 4, 2, 128, 4096)
 QWEN_05B = Shape("0.5b", 151_936, 896, 24, 14, 2, 4864, 32_768)  # Qwen2.5-0.5B dimensions
 LLAMA_1B = Shape("1b", 128_256, 2048, 16, 32, 8, 8192, 131_072)  # Llama-3.2-1B dimensions
 
@@ -128,8 +128,10 @@ def _matrix(rows: int, cols: int, dtype: str, rng: np.random.Generator) -> tuple
     return (values.astype(np.float16), None) if dtype == "f16" else (values, None)
 
 
-def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0) -> Path:
-    """Write a random-weight Llama GGUF of ``shape`` (weights f32, f16 or q8_0) to ``path``."""
+def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0,
+          chat_template: str | None = CHATML) -> Path:
+    """Write a random-weight Llama GGUF of ``shape`` (weights f32, f16 or q8_0) to ``path``;
+    ``chat_template=None`` leaves the template out of the metadata."""
     import gguf
 
     if dtype not in ("f32", "f16", "q8_0"):
@@ -137,7 +139,7 @@ def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0) ->
     rng = np.random.default_rng(seed)
     tokens, types, merges = vocabulary(shape.vocab)
     w = gguf.GGUFWriter(str(path), "llama")
-    _metadata(w, shape, tokens, types, merges)
+    _metadata(w, shape, tokens, types, merges, chat_template)
     head_dim = shape.n_embd // shape.n_head
     kv = shape.n_head_kv * head_dim
     ones = np.ones(shape.n_embd, dtype=np.float32)
@@ -162,7 +164,8 @@ def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0) ->
     return path
 
 
-def _metadata(w: object, shape: Shape, tokens: list[str], types: list[int], merges: list[str]) -> None:
+def _metadata(w: object, shape: Shape, tokens: list[str], types: list[int], merges: list[str],
+              chat_template: str | None) -> None:
     w.add_name(f"cairn-random-{shape.name}")  # type: ignore[attr-defined]
     w.add_context_length(shape.n_ctx)  # type: ignore[attr-defined]
     w.add_embedding_length(shape.n_embd)  # type: ignore[attr-defined]
@@ -182,4 +185,5 @@ def _metadata(w: object, shape: Shape, tokens: list[str], types: list[int], merg
     w.add_bos_token_id(tokens.index("<|endoftext|>"))  # type: ignore[attr-defined]
     w.add_eos_token_id(tokens.index("<|im_end|>"))  # type: ignore[attr-defined]
     w.add_add_bos_token(False)  # type: ignore[attr-defined]
-    w.add_chat_template(CHATML)  # type: ignore[attr-defined]
+    if chat_template is not None:
+        w.add_chat_template(chat_template)  # type: ignore[attr-defined]

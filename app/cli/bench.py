@@ -11,7 +11,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import locomo, madial, retention, scale
+from cairn.core.bench import llm, locomo, madial, retention, scale
 from cairn.core.memory.embed import make_embedder
 
 
@@ -111,3 +111,23 @@ def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool)
     """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
     run_job(f"Retention at a {budget:g} budget ({path.name})", retention.run, path, budget,
          cross_validate=cross_validate, ablate=ablate)
+
+
+@bench.command("llm")
+@click.option("--model", "model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A GGUF model (default: a random-weight model of a real shape, synthesized and cached).")
+@click.option("--shape", type=click.Choice(["0.5b", "1b", "tiny"]), default="0.5b", show_default=True,
+              help="Shape of the synthesized model (Qwen2.5-0.5B or Llama-3.2-1B dimensions, Q8_0).")
+@click.option("--threads", type=click.IntRange(min=0, max=256), default=0, help="CPU threads (0 = auto).")
+@json_option
+def llm_cmd(model: Path | None, shape: str, threads: int) -> None:
+    """Decode speed vs raw llama-cpp-python, time to first token at turn 2 vs 50, eviction over a
+    10x-context chat, snapshot restore vs re-evaluation."""
+    app = get_app()
+    progress = _Progress()
+    try:
+        report = llm.run(model, cache=app.paths.cache_dir / "models", shape=shape, threads=threads,
+                         progress=progress)
+    finally:
+        progress.close()
+    _show(report, f"LLM runtime ({Path(report['model']).name})")

@@ -9,8 +9,11 @@ exactly ``history + user + reply``: the start of the next turn's prompt.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from cairn.core.llm.prompt import Message, Template
 from cairn.core.llm.runtime import Runtime, Sampler, Sampling
@@ -25,6 +28,9 @@ class Reply:
     tokens: int
     finish: str  # stop (end of turn), stop_sequence, length, cancelled
     prompt_tokens: int  # tokens evaluated for the prompt (what was not cached already)
+    first_token_s: float = 0.0  # from the start of the turn to the first sampled token
+    decode_s: float = 0.0  # generating after the first token
+    logprobs: tuple[float, ...] = ()  # natural-log probability of each generated token, when asked
 
 
 class Chat:
@@ -43,19 +49,23 @@ class Chat:
 
     def turn(self, user: str, context: str | None = None, sampling: Sampling = Sampling(), max_tokens: int = 256,
              stop: tuple[str, ...] = (), on_text: Callable[[str], None] | None = None,
-             cancel: Callable[[], bool] | None = None) -> Reply:
+             cancel: Callable[[], bool] | None = None, logprobs: bool = False) -> Reply:
         """One user turn: evaluate what is new, stream the reply, then drop ``context`` from the cache."""
         extra = [Message("system", context)] if context else []
         parts = self._delta(extra, user)
         if parts is None:  # the template does not render the history as a prefix: start over
             parts = self._restart(extra, user)
         head, ctx, tail, texts = parts
+        started = time.perf_counter()
         self.session.decay_scores()
         self.session.make_room(len(head) + len(ctx) + len(tail) + max_tokens)  # no eviction mid-reply
         self.session.extend(head + ctx + tail)
         prompt_end = len(self.session)
         with Sampler(self.rt, sampling) as sampler:
+            self._timing = [started]
+            self._logprobs: list[float] | None = [] if logprobs else None
             reply, count, finish = self._generate(sampler, max_tokens, stop, on_text, cancel)
+        ended = time.perf_counter()
         if finish == "stop_sequence":  # keep only the reply's own tokens in the cache
             self.session.truncate(prompt_end)
             if reply:
@@ -64,7 +74,9 @@ class Chat:
             self._drop(prompt_end - len(tail) - len(ctx), prompt_end - len(tail), ctx)
         self.messages += [Message("user", user), Message("assistant", reply)]
         self._cached = texts[0] + texts[2] + reply
-        return Reply(reply, count, finish, len(head) + len(ctx) + len(tail))
+        first = self._timing[1] if len(self._timing) > 1 else ended
+        return Reply(reply, count, finish, len(head) + len(ctx) + len(tail), first - started, ended - first,
+                     tuple(self._logprobs or ()))
 
     def _delta(self, extra: list[Message], user: str) -> tuple[list[int], list[int], list[int], tuple[str, str, str]] | None:
         """The new tokens of this turn as (before the context, the context, after it), tokenized on
@@ -112,6 +124,10 @@ class Chat:
             if cancel is not None and cancel():
                 return _text(out), count, "cancelled"
             token = sampler.sample()
+            if count == 0:
+                self._timing.append(time.perf_counter())
+            if self._logprobs is not None and self.session.last_logits is not None:
+                self._logprobs.append(_logprob(self.session.last_logits, token))
             if self.rt.is_end(token):
                 return _text(out), count, "stop"
             self.session.extend([token])
@@ -136,3 +152,8 @@ class Chat:
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "ignore")
 
+
+
+def _logprob(logits: np.ndarray, token: int) -> float:
+    top = float(logits.max())
+    return float(logits[token] - top - np.log(np.exp(logits - top).sum()))

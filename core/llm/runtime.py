@@ -15,13 +15,16 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cairn.core.config import LlmSettings
 from cairn.core.errors import ContextFullError, ModelLoadError
+from cairn.core.llm.modelfile import check_memory, check_model_file
 
 log = logging.getLogger("cairn.llm.llama_cpp")
 CONVERSATION, SCRATCH = 0, 1
@@ -42,6 +45,11 @@ class LoadOptions:
     gpu_layers: int = 0
     flash_attn: str = "auto"  # auto, on, off
     seed: int = 0
+    repack: bool = False  # llama.cpp's extra weight buffers (repacked/AMX copies: unpageable RAM)
+
+    @classmethod
+    def from_settings(cls, s: LlmSettings) -> "LoadOptions":
+        return cls(s.n_ctx, s.n_threads, s.n_batch, s.kv_type, s.use_mmap, s.use_mlock, s.gpu_layers, s.flash_attn)
 
 
 class _LogRouter:
@@ -79,55 +87,19 @@ def _logs() -> _LogRouter:
     return _router
 
 
-def check_model_file(path: Path) -> int:
-    """Refuse a missing, non-GGUF or truncated file before llama.cpp sees it; return its size."""
-    if not path.is_file():
-        raise ModelLoadError(f"The model file {path} does not exist.",
-                             hint="`cairn models list` shows installed models; `cairn models pull` fetches one.")
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise ModelLoadError(f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF').")
-    try:
-        import gguf
+def model_params(options: LoadOptions) -> Any:
+    """llama.cpp model parameters for ``options``: memory-mapped (pageable) weights by default,
+    without the extra repacked copies (they cost unpageable RAM, and on this project's CI CPU the
+    AMX copy crashes llama.cpp 0.3.36 with a segmentation fault)."""
+    import llama_cpp as c
 
-        reader = gguf.GGUFReader(str(path))
-        end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
-    except (ValueError, IndexError, OSError, KeyError) as exc:
-        raise ModelLoadError(f"The model file {path} is damaged or truncated ({exc}).",
-                             hint="Download or import it again.") from exc
-    size = path.stat().st_size
-    if end > size:
-        raise ModelLoadError(f"The model file {path} is truncated: its tensors need {end:,} bytes, "
-                             f"the file has {size:,}.", hint="Download or import it again.")
-    return size
-
-
-def check_memory(size: int, options: LoadOptions) -> None:
-    """Say before loading when the weights cannot fit: with mmap they are paged in on demand
-    (a model larger than free RAM still runs, slower); without mmap, or locked, they must fit."""
-    available = _available_ram()
-    if available is None or size <= available:
-        return
-    numbers = f"the model needs {size / 2**30:.1f} GiB, {available / 2**30:.1f} GiB of RAM is free"
-    if options.use_mlock or not options.use_mmap:
-        raise ModelLoadError(f"Not enough memory to load this model without paging: {numbers}.",
-                             hint="Keep llm.use_mmap on and llm.use_mlock off, or choose a smaller model.")
-    log.warning("%s: weights will be paged in from disk as needed (slower)", numbers)
-
-
-def _available_ram() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    params = c.llama_model_default_params()
+    modes = {(True, False): c.LLAMA_LOAD_MODE_MMAP, (True, True): c.LLAMA_LOAD_MODE_MMAP_MLOCK,
+             (False, True): c.LLAMA_LOAD_MODE_MLOCK, (False, False): c.LLAMA_LOAD_MODE_NONE}
+    params.load_mode = modes[(options.use_mmap, options.use_mlock)]
+    params.use_extra_bufts = options.repack
+    params.n_gpu_layers = options.gpu_layers
+    return params
 
 
 def default_threads() -> int:
@@ -161,10 +133,7 @@ class Runtime:
         self._closed = False
 
     def _load_model(self, path: Path, options: LoadOptions) -> Any:
-        params = self._c.llama_model_default_params()
-        params.use_mmap = options.use_mmap
-        params.use_mlock = options.use_mlock
-        params.n_gpu_layers = options.gpu_layers
+        params = model_params(options)
         model = self._c.llama_model_load_from_file(str(path).encode(), params)
         if not model:
             raise ModelLoadError(f"llama.cpp could not load {path}: {_logs().last_error()}.",
@@ -396,3 +365,57 @@ def library_version() -> str:
     import llama_cpp
 
     return str(llama_cpp.__version__)
+
+
+def raw_decode_speed(path: Path, options: LoadOptions, prompt: list[int], n: int) -> float:
+    """Tokens/s of raw llama-cpp-python: its C API alone (``llama_batch_get_one``, ``llama_decode``,
+    a greedy sampler), with the same model and context parameters as :class:`Runtime`. The
+    baseline ``cairn bench llm`` compares against, in the same process."""
+    import llama_cpp as c
+
+    model = c.llama_model_load_from_file(str(path).encode(), model_params(options))
+    cp = c.llama_context_default_params()
+    cp.n_ctx, cp.n_batch, cp.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
+    cp.n_threads = cp.n_threads_batch = options.n_threads or default_threads()
+    ctx = c.llama_init_from_model(model, cp)
+    sampler = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
+    c.llama_sampler_chain_add(sampler, c.llama_sampler_init_greedy())
+    try:
+        first = (c.llama_token * len(prompt))(*prompt)  # kept alive while the batch points at it
+        if c.llama_decode(ctx, c.llama_batch_get_one(first, len(prompt))) != 0:
+            raise ModelLoadError("llama.cpp failed to evaluate the baseline's prompt.")
+        token = (c.llama_token * 1)()
+        start = time.perf_counter()
+        for _ in range(n):
+            token[0] = c.llama_sampler_sample(sampler, ctx, -1)
+            c.llama_decode(ctx, c.llama_batch_get_one(token, 1))
+        return n / (time.perf_counter() - start)
+    finally:
+        c.llama_sampler_free(sampler)
+        c.llama_free(ctx)
+        c.llama_model_free(model)
+
+
+QUANTS = {"q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q8_0": 7}  # llama_ftype values
+
+
+def quantize(src: Path, dst: Path, kind: str = "q4_k_m", threads: int = 0) -> Path:
+    """Re-quantize a GGUF with llama.cpp (``gguf`` cannot write K-quants). Atomic: a temporary
+    file is renamed into place only when llama.cpp succeeded."""
+    import llama_cpp
+
+    if kind not in QUANTS:
+        raise ModelLoadError(f"Unknown quantisation {kind!r}: use one of {', '.join(QUANTS)}.")
+    check_model_file(src)
+    _logs()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTS[kind]
+    params.allow_requantize = True
+    params.nthread = threads or default_threads()
+    tmp = dst.with_name(dst.name + ".part")
+    status = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+    if status != 0:
+        tmp.unlink(missing_ok=True)
+        raise ModelLoadError(f"llama.cpp could not quantize {src} to {kind}: {_logs().last_error()}.")
+    os.replace(tmp, dst)
+    return dst

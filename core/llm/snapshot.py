@@ -37,8 +37,16 @@ def model_digest(path: Path) -> str:
 
 
 def fingerprint(runtime: Runtime) -> dict[str, object]:
-    return {"model": model_digest(runtime.path), "n_ctx": runtime.n_ctx, "kv_type": runtime.options.kv_type,
+    digest = runtime.__dict__.get("_cairn_digest")  # computed once per loaded model
+    if digest is None:
+        digest = runtime.__dict__["_cairn_digest"] = model_digest(runtime.path)
+    return {"model": digest, "n_ctx": runtime.n_ctx, "kv_type": runtime.options.kv_type,
             "llama_cpp": library_version()}
+
+
+def path_for(data_dir: Path, conversation: str) -> Path:
+    """Where a conversation's snapshot lives: ``<data dir>/kv/<hash of its name>.kv``."""
+    return data_dir / "kv" / (hashlib.sha256(conversation.encode()).hexdigest()[:32] + ".kv")
 
 
 @dataclass(frozen=True)

@@ -326,3 +326,31 @@ def test_bench_retention_and_fit(cairn, tmp_path: Path, isolated_home: Path) -> 
     assert r.code == 2 and "at least 10 examples" in r.err  # five turns: too few to fit
     r = cairn("bench", "retention", str(data), "--budget", "0")
     assert r.code == 2 and "0.01" in r.err
+
+
+def test_models_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cairn.models import tiny_gguf
+
+    model = tiny_gguf.write(tmp_path / "Tiny.gguf")
+    r = cairn("models", "list", "--json")
+    assert r.code == 0 and {m["name"] for m in json.loads(r.out)} >= {"llama-3.2-1b-instruct"}
+    r = cairn("models", "import", str(model))
+    assert r.code == 0 and "Installed tiny" in r.out
+    info = json.loads(cairn("models", "info", "tiny", "--json").out)
+    assert info["architecture"] == "llama" and info["vocabulary"] == 512
+    (tmp_path / "junk.gguf").write_text("not a model")
+    r = cairn("models", "import", str(tmp_path / "junk.gguf"))
+    assert r.code == 5 and "not a GGUF" in r.err
+    r = cairn("models", "pull", "no-such-model")
+    assert r.code == 3 and "Known:" in r.err and "Downloading" not in r.err
+    assert cairn("models", "remove", "tiny").code == 0
+    assert cairn("models", "remove", "tiny").code == 3
+
+
+def test_bench_llm_json_contract(cairn) -> None:  # type: ignore[no-untyped-def]
+    r = cairn("bench", "llm", "--shape", "tiny", "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    for key in ("decode_ratio_vs_raw", "ttft_turn50_over_turn2", "restore_ms", "reprefill_ms", "evictions", "errors"):
+        assert key in report, key
+    assert report["errors"] == 0 and report["evictions"] > 0 and report["restore_ok"]

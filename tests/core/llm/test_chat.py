@@ -118,3 +118,15 @@ def test_the_runtime_feeds_importance_scoring(runtime: Runtime) -> None:
     assert background.id == "llm:tiny.gguf"
     parts = features("My sister Ana moved to Porto", Context(), background)
     assert parts["info_background"] > 0
+
+
+def test_logprobs_of_generated_tokens(runtime: Runtime) -> None:
+    chat = Chat(runtime, Session(runtime))
+    reply = chat.turn("hi", max_tokens=6, sampling=GREEDY, logprobs=True)
+    assert len(reply.logprobs) == reply.tokens + (1 if reply.finish == "stop" else 0)
+    assert all(lp <= 0 for lp in reply.logprobs) and reply.first_token_s > 0
+
+
+def test_snapshot_paths_live_under_the_data_dir(tmp_path: Path) -> None:
+    p = snapshot.path_for(tmp_path, "chat with Ana / 2024")
+    assert p.parent == tmp_path / "kv" and p.suffix == ".kv" and "/" not in p.name
