@@ -35,7 +35,7 @@ def run_checks(paths: Paths) -> list[Check]:
         checks.append(Check("settings", True, "valid"))
     except CairnError as exc:
         return checks + [Check("settings", False, exc.message)]
-    return checks + [_embedder_check(paths, settings)] + _bank_checks(paths, settings)
+    return checks + [_embedder_check(paths, settings), _llm_check(paths, settings)] + _bank_checks(paths, settings)
 
 
 def _embedder_check(paths: Paths, settings: config.Settings) -> Check:
@@ -46,6 +46,23 @@ def _embedder_check(paths: Paths, settings: config.Settings) -> Check:
     where = getattr(embedder, "folder", None)
     return Check("embedder model", True, f"{embedder.id} (dim {embedder.dim})" + (f" from {where}" if where else
                                                                                  " (built in, no model files)"))
+
+
+def _llm_check(paths: Paths, settings: config.Settings) -> Check:
+    """llama.cpp's build and the chat model (none configured is fine: memory-only mode)."""
+    from cairn.core.llm import catalog, runtime
+    from cairn.core.llm.modelfile import check_model_file
+
+    build = f"llama.cpp {runtime.library_version()} ({runtime.system_info()})"
+    if not settings.llm.model:
+        installed = ", ".join(catalog.installed(paths.models_dir)) or "none installed"
+        return Check("chat model", True, f"none configured (memory-only mode); models: {installed}; {build}")
+    try:
+        path = catalog.resolve(paths.models_dir, settings.llm.model)
+        size = check_model_file(path)
+    except CairnError as exc:
+        return Check("chat model", False, exc.message)
+    return Check("chat model", True, f"{path} ({size / 1e6:.0f} MB); {build}")
 
 
 def _exists(path: Any) -> str:

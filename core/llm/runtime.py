@@ -313,6 +313,18 @@ def _logsumexp(rows: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
 
 
+# GBNF for any JSON value (after llama.cpp's grammars/json.gbnf): `Sampling(grammar=JSON_GRAMMAR)`.
+JSON_GRAMMAR = r"""
+root   ::= value
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9]{1,15})? ws
+ws     ::= | " " | "\n" [ \t]{0,20}
+"""
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.7  # 0: greedy
@@ -359,6 +371,14 @@ class Sampler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def system_info() -> str:
+    """The CPU features llama.cpp was built with and detected (AVX2, AVX512, ...)."""
+    import llama_cpp
+
+    flags = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    return " ".join(part.split("=")[0].split(":")[-1].strip() for part in flags.split("|") if part.strip().endswith("= 1"))
 
 
 def library_version() -> str:

@@ -195,15 +195,18 @@ def test_embedder_mismatch_and_reindex(cairn, isolated_home: Path) -> None:  # t
     assert "384 dimensions" in cairn("recall", "dimensions").out
 
 
-def test_doctor_reports_the_installation(cairn) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_reports_the_installation(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     r = cairn("doctor")
     assert r.code == 0, r.out
-    for needle in ("python", "SQLite 3.", "sqlite-vec v", "fts5", "not created yet"):
+    for needle in ("python", "SQLite 3.", "sqlite-vec v", "fts5", "not created yet", "memory-only mode", "llama.cpp 0.3"):
         assert needle in r.out
     cairn("remember", "x y z")
     data = json.loads(cairn("doctor", "--json").out)
     assert data["ok"] is True
     assert any(c["name"] == "memory database" and "integrity ok" in c["detail"] for c in data["checks"])
+    (isolated_home / "config.toml").write_text('[llm]\nmodel = "no-such-model"\n')
+    r = cairn("doctor")
+    assert r.code != 0 and "No installed model called 'no-such-model'" in r.out
 
 
 def test_demo_runs_in_a_throwaway_home(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
