@@ -43,6 +43,8 @@ class Chat:
         if system:
             session.protected = len(self._tokens(self.messages, False))
         self._cached: str | None = ""  # the text the cache stands for (None: unknown, start over)
+        self._timing: list[float] = []  # start of the turn, first sampled token
+        self._logprobs: list[float] | None = None
 
     def _tokens(self, messages: list[Message], generation: bool) -> list[int]:
         return self.rt.tokenize(self.template.render(messages, generation), special=True)
@@ -63,7 +65,7 @@ class Chat:
         prompt_end = len(self.session)
         with Sampler(self.rt, sampling) as sampler:
             self._timing = [started]
-            self._logprobs: list[float] | None = [] if logprobs else None
+            self._logprobs = [] if logprobs else None
             reply, count, finish = self._generate(sampler, max_tokens, stop, on_text, cancel)
         ended = time.perf_counter()
         if finish == "stop_sequence":  # keep only the reply's own tokens in the cache

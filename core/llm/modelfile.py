@@ -5,6 +5,7 @@ Reads GGUF headers with the ``gguf`` package; never imports llama_cpp.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -16,6 +17,19 @@ if TYPE_CHECKING:
     from cairn.core.llm.runtime import LoadOptions
 
 log = logging.getLogger("cairn.llm")
+SAMPLE = 1 << 20  # bytes read from each end of a model file for its digest
+
+
+def model_digest(path: Path) -> str:
+    """A cheap identity of a model file: sha256 of its size, first and last MiB (a full hash of a
+    multi-GB file would cost seconds on every snapshot save and restore)."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(SAMPLE))
+        f.seek(max(0, size - SAMPLE))
+        h.update(f.read(SAMPLE))
+    return h.hexdigest()
 
 
 def check_model_file(path: Path) -> int:

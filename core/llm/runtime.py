@@ -13,6 +13,7 @@ without touching the conversation's cache. llama.cpp's log lines go to the ``log
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import time
@@ -24,7 +25,7 @@ import numpy as np
 
 from cairn.core.config import LlmSettings
 from cairn.core.errors import ContextFullError, ModelLoadError
-from cairn.core.llm.modelfile import check_memory, check_model_file
+from cairn.core.llm.modelfile import check_memory, check_model_file, model_digest
 
 log = logging.getLogger("cairn.llm.llama_cpp")
 CONVERSATION, SCRATCH = 0, 1
@@ -195,6 +196,11 @@ class Runtime:
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The model file's identity for snapshots (computed once)."""
+        return model_digest(self.path)
 
     @property
     def model_id(self) -> str:

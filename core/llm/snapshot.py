@@ -22,25 +22,10 @@ from cairn.core.llm.session import Session
 
 log = logging.getLogger(__name__)
 MAGIC = b"CAIRNKV1"
-SAMPLE = 1 << 20  # bytes read from each end of the model file for its digest
-
-
-def model_digest(path: Path) -> str:
-    """A cheap identity of a model file: sha256 of its size, first and last MiB."""
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(SAMPLE))
-        f.seek(max(0, size - SAMPLE))
-        h.update(f.read(SAMPLE))
-    return h.hexdigest()
 
 
 def fingerprint(runtime: Runtime) -> dict[str, object]:
-    digest = runtime.__dict__.get("_cairn_digest")  # computed once per loaded model
-    if digest is None:
-        digest = runtime.__dict__["_cairn_digest"] = model_digest(runtime.path)
-    return {"model": digest, "n_ctx": runtime.n_ctx, "kv_type": runtime.options.kv_type,
+    return {"model": runtime.digest, "n_ctx": runtime.n_ctx, "kv_type": runtime.options.kv_type,
             "llama_cpp": library_version()}
 
 
