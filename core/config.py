@@ -72,6 +72,12 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    threshold: float = _opt(0.5, lo=0.0, hi=1.0, doc="retrieve when the gate's probability reaches this")
+    weights_file: str = _opt("", doc="gate weights to use instead of the shipped ones (a path)")
+
+
+@dataclass(frozen=True)
 class LlmSettings:
     model: str = _opt("", doc="installed model name or GGUF path used for chat (empty: memory-only mode)")
     n_ctx: int = _opt(4096, lo=256, hi=1_048_576, doc="context window in tokens")
@@ -94,6 +100,7 @@ class Settings:
     recall: RecallSettings = field(default_factory=RecallSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -11,7 +11,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import llm, locomo, madial, retention, scale
+from cairn.core.bench import gate, llm, locomo, madial, retention, scale
 from cairn.core.memory.embed import make_embedder
 
 
@@ -131,3 +131,16 @@ def llm_cmd(model: Path | None, shape: str, threads: int) -> None:
     finally:
         progress.close()
     _show(report, f"LLM runtime ({Path(report['model']).name})")
+
+
+@bench.command("gate")
+@click.option("--personal", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="LoCoMo-format conversations: their questions (categories 1-4) must retrieve.")
+@click.option("--world", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="PopQA-format world-knowledge questions: must not retrieve.")
+@click.option("--cross-validate", is_flag=True, help="Score each conversation with weights fitted on the others.")
+@json_option
+def gate_cmd(personal: Path, world: Path, cross_validate: bool) -> None:
+    """Retrieval-gate accuracy, precision/recall of "retrieve", skip rate and latency, vs always/never."""
+    run_job(f"Retrieval gate ({personal.name} + {world.name})", gate.run, personal, world,
+            cross_validate=cross_validate)

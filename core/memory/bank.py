@@ -323,6 +323,10 @@ class MemoryBank(RetentionMixin):
                              "configured": [self.embedder.id, self.embedder.dim]},
                 "database": str(self.db.path)}
 
+    def probe(self) -> "BankProbe":
+        """Cheap lookups for the retrieval gate (speakers cached for the probe's lifetime)."""
+        return BankProbe(self)
+
     # ---- helpers ----------------------------------------------------------------------------
 
     def _get(self, conn: Any, memory_id: int) -> Memory:
@@ -333,6 +337,24 @@ class MemoryBank(RetentionMixin):
 
     def _check(self, text: str, what: str = "Memory text") -> str:
         return check_text(text, self.settings.memory.max_text_bytes, what)
+
+
+class BankProbe:
+    """What :mod:`cairn.core.memory.gate` may ask: who speaks in the bank, which words it holds."""
+
+    def __init__(self, bank: MemoryBank) -> None:
+        self._bank = bank
+        self._speakers: set[str] | None = None
+
+    def speakers(self) -> set[str]:
+        if self._speakers is None:
+            with self._bank.db.guard():
+                self._speakers = set(store.speakers(self._bank.db.conn))
+        return self._speakers
+
+    def document_frequency(self, words: list[str]) -> dict[str, int]:
+        with self._bank.db.guard():
+            return store.document_frequency(self._bank.db.conn, words)
 
 
 def _stored_embedder(conn: Any) -> tuple[str, int] | None:

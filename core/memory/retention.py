@@ -20,19 +20,17 @@ needed later. Turns without content (``ok``, ``haha thanks``) are not worth a me
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 
-from cairn.core.errors import InvalidInput, ModelLoadError
+from cairn.core.memory import logistic
 from cairn.core.memory.lexicon import is_stopword
+from cairn.core.memory.logistic import LogisticModel
 
 FEATURES = ("info_background", "info_personal", "novelty", "length", "content_words", "names", "numbers",
             "time_refs", "self_reference", "plans_preferences", "question", "phatic", "addressee",
@@ -160,76 +158,28 @@ class Importance:
     contributions: dict[str, float]  # each part's push on the log-odds (weight * standardised value)
 
 
-@dataclass(frozen=True)
-class ImportanceModel:
-    """Logistic combination of the parts, loaded from a fitted weights file."""
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
-    bias: float
-    meta: dict[str, Any]
+class ImportanceModel(LogisticModel):
+    """The fitted logistic combination of the parts (``models/importance.json``)."""
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "ImportanceModel":
+    def load(cls, path: Path | None = None) -> "ImportanceModel":  # type: ignore[override]
         """The weights at ``path``, or those shipped with Cairn."""
-        source = path or resources.files(WEIGHTS_RESOURCE[0]).joinpath(WEIGHTS_RESOURCE[1])
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-            names = tuple(data["features"])
-            arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
-            bias = float(data["bias"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"The importance weights file {source} is missing or malformed ({exc}).",
-                              hint="Reinstall Cairn, or fit new weights with `cairn retention fit`.") from exc
-        unknown = set(names) - set(FEATURES)
-        if unknown or any(a.shape != (len(names),) for a in arrays):
-            raise ModelLoadError(f"The importance weights file {source} does not match this Cairn's features "
-                              f"(unknown: {sorted(unknown) or 'none'}).",
-                              hint="Fit new weights with `cairn retention fit`.")
-        meta = {k: v for k, v in data.items() if k not in ("features", "mean", "scale", "weights", "bias")}
-        return cls(names, arrays[0], arrays[1], arrays[2], bias, meta)
+        m = LogisticModel.load(path, WEIGHTS_RESOURCE[1], FEATURES, "importance", "cairn retention fit")
+        return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)
 
     @classmethod
-    def neutral(cls) -> "ImportanceModel":
+    def neutral(cls) -> "ImportanceModel":  # type: ignore[override]
         """Every part weighs nothing: importance 0.5 for all (used while collecting parts to fit)."""
-        zeros = np.zeros(len(FEATURES))
-        return cls(FEATURES, zeros, np.ones(len(FEATURES)), zeros, 0.0, {"neutral": True})
+        m = LogisticModel.neutral(FEATURES)
+        return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)
 
     def score(self, parts: dict[str, float]) -> Importance:
-        x = np.array([parts.get(f, 0.0) for f in self.features], dtype=np.float64)
-        z = (x - self.mean) / self.scale
-        pushes = self.weights * z
-        logit = float(self.bias + pushes.sum())
-        return Importance(1.0 / (1.0 + math.exp(-logit)), dict(parts),
-                          {f: round(float(p), 4) for f, p in zip(self.features, pushes)})
-
-    def save(self, path: Path) -> None:
-        data = {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias, **self.meta}
-        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        p = self.predict(parts)
+        return Importance(p.probability, p.values, p.pushes)
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 1.0,
         meta: dict[str, Any] | None = None, names: tuple[str, ...] = FEATURES) -> ImportanceModel:
-    """Fit the logistic weights (Newton's method with an L2 penalty) on labelled parts."""
-    if len(rows) < 10 or len(set(labels)) < 2:
-        raise InvalidInput(f"Fitting importance weights needs at least 10 examples of both kinds (memories a later "
-                           f"question cites, and others); got {len(rows)} with {sum(labels)} cited.")
-    x = np.array([[r[f] for f in names] for r in rows], dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0  # the bias is not shrunk
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return ImportanceModel(names, mean, scale, w[:-1], float(w[-1]), dict(meta or {}))
+    """Fit importance weights on labelled parts (label: a later question cited the memory)."""
+    m = logistic.fit(rows, labels, names, l2, meta)
+    return ImportanceModel(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)

@@ -326,7 +326,7 @@ def test_bench_retention_and_fit(cairn, tmp_path: Path, isolated_home: Path) -> 
     r = cairn("remember", "scored with broken weights")
     assert r.code == 5 and "malformed" in r.err
     r = cairn("retention", "fit", str(data), "--out", str(weights), "--exclude", "made-up-2")
-    assert r.code == 2 and "at least 10 examples" in r.err  # five turns: too few to fit
+    assert r.code == 2 and "at least 10 labelled examples" in r.err  # five turns: too few to fit
     r = cairn("bench", "retention", str(data), "--budget", "0")
     assert r.code == 2 and "0.01" in r.err
 
@@ -357,3 +357,21 @@ def test_bench_llm_json_contract(cairn) -> None:  # type: ignore[no-untyped-def]
     for key in ("decode_ratio_vs_raw", "ttft_turn50_over_turn2", "restore_ms", "reprefill_ms", "evictions", "errors"):
         assert key in report, key
     assert report["errors"] == 0 and report["evictions"] > 0 and report["restore_ok"]
+
+
+def test_gate_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.bench.test_bench import CONV
+
+    assert cairn("remember", "I adopted a greyhound called Pixel", "--speaker", "Ana").code == 0
+    r = cairn("gate", "check", "What did Ana adopt?", "--json")
+    assert r.code == 0 and json.loads(r.out)["retrieve"] is True
+    r = cairn("gate", "check", "Write a haiku about rain")
+    assert r.code == 0 and r.out.startswith("skip retrieval")
+    personal, world = tmp_path / "l.json", tmp_path / "p.json"
+    personal.write_text(json.dumps([CONV]))
+    world.write_text(json.dumps({str(i): {"question": f"In what city was Person Number{i} born?"} for i in range(12)}))
+    r = cairn("bench", "gate", "--personal", str(personal), "--world", str(world), "--json")
+    assert r.code == 0, r.err
+    assert {"accuracy", "skip_rate", "latency_ms", "baselines"} <= set(json.loads(r.out))
+    r = cairn("gate", "fit", "--personal", str(personal), "--world", str(world), "--out", str(tmp_path / "g.json"))
+    assert r.code == 0 and (tmp_path / "g.json").exists()
