@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli import admin, bench, demo, embedders, gate, memories, models, retention
+from cairn.app.cli import admin, bench, chat, demo, embedders, gate, memories, models, retention
 from cairn.app.cli.context import App, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
 from cairn.core import paths
@@ -86,6 +86,8 @@ cli.add_command(embedders.embedders)
 cli.add_command(retention.retention)
 cli.add_command(models.models)
 cli.add_command(gate.gate)
+cli.add_command(chat.ask)
+cli.add_command(chat.chat)
 cli.add_command(retention.sweep)
 for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor, demo.demo):
     cli.add_command(command)

@@ -46,6 +46,12 @@ class Chat:
         self._timing: list[float] = []  # start of the turn, first sampled token
         self._logprobs: list[float] | None = None
 
+    def reset(self) -> None:
+        """Forget the conversation (keep the system prompt); the next turn starts from scratch."""
+        self.messages = [m for m in self.messages[:1] if m.role == "system"]
+        self.session.truncate(0)
+        self._cached = ""
+
     def _tokens(self, messages: list[Message], generation: bool) -> list[int]:
         return self.rt.tokenize(self.template.render(messages, generation), special=True)
 
@@ -60,7 +66,9 @@ class Chat:
         head, ctx, tail, texts = parts
         started = time.perf_counter()
         self.session.decay_scores()
-        self.session.make_room(len(head) + len(ctx) + len(tail) + max_tokens)  # no eviction mid-reply
+        new = len(head) + len(ctx) + len(tail)
+        max_tokens = max(1, min(max_tokens, self.session.capacity() - new))  # a reply never overflows
+        self.session.make_room(new + max_tokens)  # no eviction mid-reply
         self.session.extend(head + ctx + tail)
         prompt_end = len(self.session)
         with Sampler(self.rt, sampling) as sampler:

@@ -81,6 +81,11 @@ class Session:
         self.last_logits = rows[-1]
         return rows[-1]
 
+    def capacity(self) -> int:
+        """Most tokens one turn can add: the context minus what eviction always keeps."""
+        keep = max(self.eviction.sinks, self.protected) + int(self.eviction.recent * self.rt.n_ctx)
+        return max(self.rt.n_ctx - keep, 1)
+
     def make_room(self, needed: int) -> None:
         try:
             spans = kv.plan(len(self.tokens), needed, self.rt.n_ctx, self.protected, self.scores, self.eviction)

@@ -152,18 +152,20 @@ class RetentionMixin:
     # ---- conversation turns -----------------------------------------------------------------
 
     def log_turn(self, conversation: str, text: str, *, speaker: str | None = None, turn: str | None = None,
-                 at: float | None = None, pinned: bool = False) -> TurnResult:
-        """Log one conversation turn; keep it as a memory too when it carries information."""
+                 at: float | None = None, pinned: bool = False, memorable: bool = True) -> TurnResult:
+        """Log one conversation turn; keep it as a memory too when it carries information
+        (``memorable=False``: log only, e.g. a question to the assistant)."""
         text = self._check(text, "Turn text")  # type: ignore[attr-defined]
         conversation = self._check(conversation, "Conversation name")  # type: ignore[attr-defined]
         at = self.clock.now() if at is None else float(at)
-        keep = pinned or self.settings.retention.store_trivial or worth_storing(text)
+        keep = pinned or (memorable and (self.settings.retention.store_trivial or worth_storing(text)))
         source = Source("conversation", conversation, (turn,) if turn else (), at, speaker)
         vector = self._embed([key_text(text, speaker)])[0] if keep else None  # type: ignore[attr-defined]
         with self.db.atomic() as conn:
             log_id = store_retention.log_turn(conn, conversation, turn, speaker, text, at)
             if vector is None:
-                return TurnResult(log_id, None, "no content of its own: kept in the conversation log only")
+                why = "no content of its own" if memorable else "not a statement to remember"
+                return TurnResult(log_id, None, f"{why}: kept in the conversation log only")
             before = store_retention.last_turn(conn, conversation, log_id)
             previous = before.text if before is not None and before.speaker != speaker else None
             values = new_values(text, "conversation", source, pinned, self.clock.now())

@@ -122,5 +122,16 @@ class Gate:
         pred = self.model.predict(values, extra)
         retrieve = pred.probability >= self.threshold
         top = sorted(pred.pushes.items(), key=lambda kv: -kv[1] if retrieve else kv[1])[:2]
-        reason = ", ".join(f"{name} ({push:+.2f})" for name, push in top if (push > 0) == retrieve) or "base rate"
+        reason = ", ".join(f"{'no ' if values[name] == 0 else ''}{name} ({push:+.2f})"
+                           for name, push in top if (push > 0) == retrieve) or "base rate"
         return Decision(retrieve, pred.probability, reason, values)
+
+
+def is_request(text: str) -> bool:
+    """A question or a task ("write ...", "what is ...?"), as opposed to a statement to remember."""
+    words = _WORD.findall(text.casefold())
+    return text.rstrip().endswith("?") or bool(words) and (words[0] in TASKS or words[0] in QUESTION_WORDS)
+
+
+QUESTION_WORDS = frozenset("what when where who whom whose which why how is are do does did can could would "
+                           "should will am was were have has had".split())

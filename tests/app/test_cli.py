@@ -375,3 +375,32 @@ def test_gate_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert {"accuracy", "skip_rate", "latency_ms", "baselines"} <= set(json.loads(r.out))
     r = cairn("gate", "fit", "--personal", str(personal), "--world", str(world), "--out", str(tmp_path / "g.json"))
     assert r.code == 0 and (tmp_path / "g.json").exists()
+
+
+def test_a_scripted_multi_session_chat(cairn, isolated_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Real llama.cpp (synthesized model), real bank, real MiniLM: stored with provenance, recalled in
+    a later session when the gate says so, retrieval skipped for world and chit-chat turns."""
+    from cairn.models import tiny_gguf
+
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    (isolated_home / "config.toml").write_text(f'[llm]\nmodel = "{model}"\nn_ctx = 1024\n')
+    script = ("I keep the spare house key under the blue flowerpot.\n"
+              "My brother Tomas's birthday is on the 14th of April.\n/new\n"
+              "Where do I keep my spare house key?\nWhen is my brother's birthday?\n"
+              "Write a haiku about the sea\nIn what city was Aarno Maliniemi born?\n/why 1\n/quit\n")
+    r = cairn("chat", input=script)
+    assert r.code == 0, r.err
+    notes = [line.strip() for line in r.err.splitlines() if line.strip().startswith("[")]
+    assert len(notes) == 6, r.err
+    assert notes[2].startswith("[memory") and notes[2].endswith("used #1]")
+    assert notes[3].startswith("[memory") and notes[3].endswith("used #2]")
+    assert notes[4].startswith("[no memory") and notes[5].startswith("[no memory")
+    assert "said by user" in r.out  # /why 1 shows the provenance trail
+    listed = [m for m in json.loads(cairn("memories", "list", "--json").out)
+              if not m["source"]["ref"].endswith("#evicted")]  # spans evicted from the context window
+    assert [m["source"]["turns"] for m in listed] == [["T1"], ["T2"]]
+    assert all(m["source"]["speaker"] == "user" and m["source"]["type"] == "conversation" for m in listed)
+    r = cairn("ask", "Where do I keep my spare house key?", "--json")
+    assert r.code == 0, r.err
+    answer = json.loads(r.out)
+    assert answer["mode"] == "llm" and answer["used"][:1] == [1] and answer["gate"]["retrieve"]

@@ -1,0 +1,49 @@
+"""The assistant turn on real parts: a real bank, the shipped gate, and (when given) real llama.cpp."""
+
+from pathlib import Path
+
+from cairn.core.assistant import NOTHING, Assistant
+from cairn.core.clock import ManualClock
+from cairn.core.config import Settings
+from cairn.core.llm import kv
+from cairn.core.llm.chat import Chat
+from cairn.core.llm.runtime import LoadOptions, Runtime, Sampling
+from cairn.core.llm.session import Session
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.gate import Gate
+from cairn.models import tiny_gguf
+
+
+def test_memory_only_mode_quotes_the_right_memories(bank: MemoryBank) -> None:
+    a = Assistant(bank, Gate.load())
+    noted = a.ask("My sister Ana moved to Porto last March.")
+    assert noted.text.startswith("Noted (memory #") and noted.stored
+    a.ask("I am allergic to penicillin.")
+    a.new_conversation()
+    answer = a.ask("What am I allergic to?")
+    assert answer.mode == "memory-only" and answer.decision.retrieve
+    assert [h.memory.text for h in answer.used][:1] == ["I am allergic to penicillin."]
+    assert "penicillin" in answer.text and "said by user" in answer.text and answer.stored == []
+    assert a.ask("What is my favourite film?").text == NOTHING
+    world = a.ask("In what city was Aarno Maliniemi born?")
+    assert not world.decision.retrieve and world.used == []
+    assert "penicillin" in a.why(answer.used[0].memory.id) and "add" in a.why(answer.used[0].memory.id)
+
+
+def test_llm_turns_use_memories_and_log_evicted_spans(isolated_home: Path, tmp_path: Path) -> None:
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    with MemoryBank.open(isolated_home / "m.db", Settings(), clock=ManualClock(1.7e9)) as bank, \
+            Runtime(model, LoadOptions(n_ctx=256, n_batch=64)) as rt:
+        chat = Chat(rt, Session(rt, kv.Eviction("sink_window")), system="You are Cairn.")
+        a = Assistant(bank, Gate.load(), chat, sampling=Sampling(temperature=0.0), max_tokens=24)
+        fact = a.ask("I keep the spare house key under the blue flowerpot.").stored[0]
+        a.new_conversation()
+        answer = a.ask("Where do I keep my spare house key?")
+        assert answer.mode == "llm" and fact.id in [h.memory.id for h in answer.used]
+        assert "flowerpot" not in rt.detokenize(chat.session.tokens)  # the memory left the cache
+        skipped = a.ask("Write a haiku about the sea")
+        assert not skipped.decision.retrieve and skipped.used == []
+        for i in range(12):  # past the context window: evicted spans become candidate memories
+            a.ask(f"Tell me more about the garden and the {i} tomato plants")
+        assert chat.session.stats.events > 0
+        assert any((m.source.ref or "").endswith("#evicted") for m in bank.list("all"))
