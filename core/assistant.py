@@ -8,6 +8,7 @@ answers gets "I have nothing about that", not an invention.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -15,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cairn.core.clock import iso
+from cairn.core.errors import ContextFullError
 from cairn.core.llm.chat import Chat
+from cairn.core.llm.prompt import Message
 from cairn.core.llm.runtime import Sampling
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.gate import Decision, Gate, State, is_request
-from cairn.core.memory.records import Memory, Recalled
+from cairn.core.memory.records import Memory, Recalled, Source
 
 log = logging.getLogger(__name__)
 NOTHING = "I have nothing about that in your memories."
@@ -27,6 +30,17 @@ NO_MODEL = "(Memory-only mode: no language model is set up. `cairn models pull l
            "`llm.model` in the settings give full answers.)"
 SYSTEM = ("You are Cairn, a private assistant running on the user's own computer. When memories are given, "
           "answer from them and cite the ids you used like [#12]. If they do not answer the question, say so.")
+GATE_PROMPT = ("Decide whether answering the user's message needs their personal memories (things they told "
+               "you before). Reply <RET> if it does, NO if general knowledge or the message itself is enough.")
+EXTRACT_PROMPT = ("List the facts about the user's life in their message as a JSON array of short, self-contained "
+                  "sentences (third person, with names and dates). Reply [] if there are none.")
+FACTS_GRAMMAR = r"""
+root   ::= "[" ws ( string ( "," ws string )* )? "]"
+string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ["\\/bfnrt] ){3,200} "\"" ws
+ws     ::= [ \n]?
+"""
+MAX_FACT_CHARS = 300
+UNSURE = (0.2, 0.8)  # gate probabilities between which the model is consulted
 _CITE = re.compile(r"\[#(\d+)\]")
 _MARKUP = re.compile(r"<\|[^|>]{1,40}\|>(?:(?:system|user|assistant)\n)?")
 EVICTED_CHARS = 1000  # an evicted span longer than this is cut before it becomes a candidate
@@ -62,10 +76,11 @@ def memory_line(m: Memory) -> str:
 class Assistant:
     def __init__(self, bank: MemoryBank, gate: Gate, chat: Chat | None = None, *, k: int = 5,
                  min_cosine: float = 0.3, context_tokens: int = 512, user: str = "user",
-                 sampling: Sampling = Sampling(), max_tokens: int = 256) -> None:
+                 sampling: Sampling = Sampling(), max_tokens: int = 256, extract_facts: bool = True) -> None:
         self.bank, self.gate, self.chat = bank, gate, chat
         self.k, self.min_cosine, self.context_tokens = k, min_cosine, context_tokens
         self.user, self.sampling, self.max_tokens = user, sampling, max_tokens
+        self.extract_facts = extract_facts
         self.conversation = f"chat-{uuid.uuid4().hex[:12]}"
         self._turn = 0
         self._used_memory = False
@@ -84,6 +99,10 @@ class Assistant:
     def ask(self, text: str, on_text: Callable[[str], None] | None = None,
             cancel: Callable[[], bool] | None = None) -> Answer:
         decision = self.gate.decide(text, self.bank.probe(), State(previous_used_memory=self._used_memory))
+        if self.chat is not None and UNSURE[0] < decision.confidence < UNSURE[1]:
+            vote = self.llm_vote(text)  # ask the model only when the cheap signals are unsure
+            if vote is not None:
+                decision = self.gate.decide(text, self.bank.probe(), State(self._used_memory, vote))
         hits = self._recall(text) if decision.retrieve else []
         self._used_memory = bool(hits)
         request = is_request(text)
@@ -133,6 +152,35 @@ class Assistant:
                                on_text=on_text, cancel=cancel)
         return reply.text
 
+    def llm_vote(self, text: str) -> float | None:
+        """P(<RET>): the model's own choice between needing the user's memories and not."""
+        assert self.chat is not None
+        prompt = self.chat.template.render([Message("system", GATE_PROMPT), Message("user", text)], True)
+        try:
+            return self.chat.rt.choice(self.chat.rt.tokenize(prompt), ["<RET>", "NO"])[0]
+        except ContextFullError:
+            log.info("no room for the gate prompt beside the conversation: cheap signals only")
+            return None
+
+    def _extract(self, text: str, turn: str) -> list[Memory]:
+        """Atomic facts from a statement, by the model under a JSON grammar, linked to the turn."""
+        assert self.chat is not None
+        prompt = self.chat.template.render([Message("system", EXTRACT_PROMPT), Message("user", text)], True)
+        try:
+            raw = self.chat.rt.complete(self.chat.rt.tokenize(prompt), Sampling(temperature=0.0, grammar=FACTS_GRAMMAR),
+                                        max_tokens=160)
+            facts = json.loads(raw)
+        except (ContextFullError, ValueError) as exc:
+            log.info("no facts extracted from turn %s: %s", turn, exc)
+            return []
+        source = Source("conversation", self.conversation, (turn,), self.bank.clock.now(), self.user)
+        out = []
+        for fact in facts if isinstance(facts, list) else []:
+            fact = " ".join(str(fact).split())[:MAX_FACT_CHARS]
+            if len(fact) >= 3 and fact.casefold() != text.strip().casefold():
+                out.append(self.bank.remember(fact, kind="fact", source=source))
+        return out
+
     def _write_back(self, text: str, request: bool) -> list[Memory]:
         """The user's turn goes to the conversation log, and to memory when it is a statement that
         carries information; spans evicted from the model's context become candidates too."""
@@ -142,6 +190,8 @@ class Assistant:
                                   memorable=not request)
         if turn.memory is not None:
             stored.append(turn.memory)
+            if self.chat is not None and self.extract_facts:
+                stored += self._extract(text, f"T{self._turn}")
         while self._evicted:
             span = _plain(self._evicted.pop(0))
             if span:

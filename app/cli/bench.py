@@ -11,7 +11,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import gate, llm, locomo, madial, retention, scale
+from cairn.core.bench import answer, gate, llm, locomo, madial, retention, scale
 from cairn.core.memory.embed import make_embedder
 
 
@@ -144,3 +144,11 @@ def gate_cmd(personal: Path, world: Path, cross_validate: bool) -> None:
     """Retrieval-gate accuracy, precision/recall of "retrieve", skip rate and latency, vs always/never."""
     run_job(f"Retrieval gate ({personal.name} + {world.name})", gate.run, personal, world,
             cross_validate=cross_validate)
+
+
+@bench.command("answer")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def answer_cmd(path: Path) -> None:
+    """Memory-only answers to LoCoMo questions: evidence quoted with its date, abstention on category 5."""
+    run_job(f"Memory-only answers ({path.name})", answer.run, path)

@@ -57,6 +57,7 @@ class Conversation:
     sample_id: str
     turns: list[Turn] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
+    unanswerable: list[str] = field(default_factory=list)  # category 5: the premise is not in the conversation
 
 
 def _session_time(text: str) -> float:
@@ -102,6 +103,8 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
             evidence = clean_evidence(q.get("evidence", []), valid)
             if str(q.get("category")) in CATEGORIES and evidence:
                 conv.questions.append(Question(q["question"], str(q["category"]), evidence))
+            elif str(q.get("category")) == "5":
+                conv.unanswerable.append(q["question"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')} is malformed ({exc!r}).") from exc
     return conv

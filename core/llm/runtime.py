@@ -276,6 +276,40 @@ class Runtime:
         pieces = [self.piece(t).decode("utf-8", "replace") for t in targets]
         return list(zip(pieces, bits.astype(float).tolist()))
 
+    def choice(self, prompt: list[int], options: list[str]) -> list[float]:
+        """Probabilities of each option's first token after ``prompt`` (renormalised over the
+        options), evaluated on the scratch sequence: the conversation's cache is untouched."""
+        firsts = [self.tokenize(o, special=True)[:1] for o in options]
+        if any(not f for f in firsts):
+            raise ValueError("every option needs at least one token")
+        self.kv_clear(SCRATCH)
+        try:
+            row = self.decode(prompt, self.kv_pos_max(CONVERSATION) + 1, SCRATCH, logits="last")[-1]
+        finally:
+            self.kv_clear(SCRATCH)
+        picked = np.array([row[f[0]] for f in firsts], dtype=np.float64)
+        weights = np.exp(picked - picked.max())
+        return (weights / weights.sum()).tolist()
+
+    def complete(self, prompt: list[int], sampling: Sampling, max_tokens: int) -> str:
+        """Generate after ``prompt`` on the scratch sequence (side tasks such as extracting facts);
+        the conversation's cache is untouched."""
+        start = self.kv_pos_max(CONVERSATION) + 1
+        self.kv_clear(SCRATCH)
+        out: list[int] = []
+        try:
+            self.decode(prompt, start, SCRATCH, logits="last")
+            with Sampler(self, sampling) as sampler:
+                for i in range(max_tokens):
+                    token = sampler.sample()
+                    if self.is_end(token) or start + len(prompt) + i + 1 >= self.n_ctx:
+                        break
+                    out.append(token)
+                    self.decode([token], start + len(prompt) + i, SCRATCH, logits="last")
+        finally:
+            self.kv_clear(SCRATCH)
+        return self.detokenize(out)
+
     # ---- the KV cache -----------------------------------------------------------------------
 
     def _memory(self) -> Any:

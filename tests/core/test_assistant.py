@@ -47,3 +47,36 @@ def test_llm_turns_use_memories_and_log_evicted_spans(isolated_home: Path, tmp_p
             a.ask(f"Tell me more about the garden and the {i} tomato plants")
         assert chat.session.stats.events > 0
         assert any((m.source.ref or "").endswith("#evicted") for m in bank.list("all"))
+
+
+def test_facts_are_extracted_under_a_grammar_and_linked_to_their_turn(isolated_home: Path, tmp_path: Path) -> None:
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    with MemoryBank.open(isolated_home / "f.db", Settings(), clock=ManualClock(1.7e9)) as bank, \
+            Runtime(model, LoadOptions(n_ctx=1024, n_batch=128)) as rt:
+        a = Assistant(bank, Gate.load(), Chat(rt, Session(rt)), sampling=Sampling(temperature=0.0), max_tokens=8)
+        stored = a.ask("My sister Ana moved to Porto in March 2024.").stored
+        facts = [m for m in stored if m.kind == "fact"]
+        assert stored[0].kind == "conversation" and stored[0].source.turns == ("T1",)
+        for fact in facts:  # a random model's facts are noise, but well-formed and linked to T1
+            assert fact.source.turns == ("T1",) and fact.source.speaker == "user" and 3 <= len(fact.text) <= 300
+        p = rt.choice(rt.tokenize("<|im_start|>user\nhi<|im_end|>\n"), ["<RET>", "NO"])
+        assert len(p) == 2 and abs(sum(p) - 1) < 1e-9 and rt.kv_pos_max(1) == -1
+        assert isinstance(a.llm_vote("Where does my sister live?"), float)
+
+
+def test_memory_only_answers_locomo_style_questions_with_turns_and_dates(isolated_home: Path) -> None:
+    import json
+
+    from cairn.core.bench import locomo
+    from tests.core.bench.test_bench import CONV
+
+    path = isolated_home / "conv.json"
+    path.write_text(json.dumps([CONV]))
+    conv = locomo.load(path)[0]
+    clock = ManualClock()
+    with MemoryBank.open(isolated_home / "l.db", Settings(), clock=clock) as bank:
+        locomo.ingest(bank, clock, conv)
+        a = Assistant(bank, Gate.load())
+        answer = a.ask("What is the name of the greyhound Ana adopted?")
+        assert answer.decision.retrieve and answer.used[0].memory.source.turns == ("D1:1",)
+        assert "2023-05-08" in answer.text and "Pixel" in answer.text and "turn D1:1" in answer.text

@@ -147,3 +147,14 @@ def test_retention_bench_fit_cross_validation_and_ablation(tmp_path: Path) -> No
     assert report["ablation"]["all_parts"] >= 0.9 and "without_novelty" in report["ablation"]
     with pytest.raises(InvalidInput, match="between 0 and 1"):
         retention.run(path, 1.5, embedder=HashingEmbedder())
+
+
+def test_answer_bench_contract(tmp_path: Path) -> None:
+    from cairn.core.bench import answer
+
+    path = tmp_path / "conv.json"
+    path.write_text(json.dumps([CONV]))
+    report = answer.run(path, embedder=HashingEmbedder())
+    assert report["questions"] == 4 and report["unanswerable"]["questions"] == 1
+    assert set(report["macro"]) == {"retrieved", "evidence_quoted", "with_date"}
+    assert report["per_category"]["4"]["evidence_quoted"] == 1.0  # the greyhound -> the Pixel turn
