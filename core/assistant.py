@@ -41,6 +41,7 @@ ws     ::= [ \n]?
 """
 MAX_FACT_CHARS = 300
 UNSURE = (0.2, 0.8)  # gate probabilities between which the model is consulted
+WHY = re.compile(r"\b(?:why|how) do you know (?:that|this)\b|\bwhere did you get that\b", re.IGNORECASE)
 _CITE = re.compile(r"\[#(\d+)\]")
 _MARKUP = re.compile(r"<\|[^|>]{1,40}\|>(?:(?:system|user|assistant)\n)?")
 EVICTED_CHARS = 1000  # an evicted span longer than this is cut before it becomes a candidate
@@ -85,6 +86,7 @@ class Assistant:
         self._turn = 0
         self._used_memory = False
         self._evicted: list[str] = []
+        self._last_used: list[Recalled] = []
         if chat is not None:
             chat.session.on_evict = self._evicted.append
 
@@ -98,6 +100,12 @@ class Assistant:
 
     def ask(self, text: str, on_text: Callable[[str], None] | None = None,
             cancel: Callable[[], bool] | None = None) -> Answer:
+        if WHY.search(text) and self._last_used:  # "why do you know that?": the provenance trail
+            trail = "\n\n".join(self.why(h.memory.id) for h in self._last_used)
+            if on_text is not None:
+                on_text(trail)
+            return Answer(trail, Decision(True, 1.0, "asked where an answer came from"), self._last_used, [],
+                          "provenance")
         decision = self.gate.decide(text, self.bank.probe(), State(previous_used_memory=self._used_memory))
         if self.chat is not None and UNSURE[0] < decision.confidence < UNSURE[1]:
             vote = self.llm_vote(text)  # ask the model only when the cheap signals are unsure
@@ -115,6 +123,7 @@ class Assistant:
             reply, mode = self._generate(text, decision, hits, on_text, cancel), "llm"
             stored = self._write_back(text, request)
         cited = [int(i) for i in _CITE.findall(reply) if int(i) in {h.memory.id for h in hits}]
+        self._last_used = hits
         return Answer(reply, decision, hits, cited, mode, stored)
 
     def _recall(self, text: str) -> list[Recalled]:

@@ -80,3 +80,12 @@ def test_memory_only_answers_locomo_style_questions_with_turns_and_dates(isolate
         answer = a.ask("What is the name of the greyhound Ana adopted?")
         assert answer.decision.retrieve and answer.used[0].memory.source.turns == ("D1:1",)
         assert "2023-05-08" in answer.text and "Pixel" in answer.text and "turn D1:1" in answer.text
+
+
+def test_why_do_you_know_that_shows_the_provenance_trail(bank: MemoryBank) -> None:
+    a = Assistant(bank, Gate.load())
+    a.ask("I am allergic to penicillin.")
+    used = a.ask("What am I allergic to?").used
+    trail = a.ask("Why do you know that?")
+    assert trail.mode == "provenance" and trail.used == used
+    assert "penicillin" in trail.text and "said by user" in trail.text and "add" in trail.text
