@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from cairn.app.cli.context import get_app, json_option
-from cairn.app.cli.output import emit_json
+from cairn.app.cli.output import download_bar, emit_json
 from cairn.core.memory.onnx_embed import MANIFEST, Manifest
 from cairn.models import embedders as catalog
 
@@ -68,11 +67,6 @@ def import_cmd(source: Path, name: str, model_id: str | None) -> None:
 @json_option
 def pull(name: str) -> None:
     """Download NAME's official ONNX export from the Hugging Face hub (the only network use)."""
-    with click.progressbar(length=1, label=f"Downloading {name}", file=sys.stderr) as bar:
-        def progress(done: int, total: int | None) -> None:
-            if total:
-                bar.length = total
-                bar.update(done - bar.pos)
-
+    with download_bar(f"Downloading {name}") as progress:
         path = catalog.pull(get_app().paths.models_dir, name, progress=progress)
     _done(path)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cairn.app.cli.context import get_app, json_option
-from cairn.app.cli.output import emit_json
+from cairn.app.cli.output import download_bar, emit_json
 from cairn.core.llm import catalog
 from cairn.core.llm.modelfile import check_model_file, describe
 
@@ -43,12 +42,7 @@ def list_cmd() -> None:
 def pull(name: str) -> None:
     """Download NAME from the Hugging Face hub: pinned revision, sha256-checked, resumable."""
     spec = catalog.spec(name)  # an unknown name fails before anything is shown
-    with click.progressbar(length=1, label=f"Downloading {name}", file=sys.stderr) as bar:
-        def progress(done: int, total: int | None) -> None:
-            if total:
-                bar.length = total
-                bar.update(done - bar.pos)
-
+    with download_bar(f"Downloading {name}") as progress:
         path = catalog.pull(get_app().paths.models_dir, spec, progress=progress)
     _done(path)
 

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from cairn.core.clock import iso
 from cairn.core.memory.records import HistoryEntry, Memory, Recalled
+
+
+@contextmanager
+def download_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on stderr for a download; yields the callback the downloader calls."""
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        def progress(done: int, total: int | None) -> None:
+            if total:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        yield progress
 
 
 def emit_json(data: Any) -> None:
