@@ -106,11 +106,12 @@ class Assistant:
                 on_text(trail)
             return Answer(trail, Decision(True, 1.0, "asked where an answer came from"), self._last_used, [],
                           "provenance")
-        decision = self.gate.decide(text, self.bank.probe(), State(previous_used_memory=self._used_memory))
+        probe = self.bank.probe()
+        decision = self.gate.decide(text, probe, State(previous_used_memory=self._used_memory))
         if self.chat is not None and UNSURE[0] < decision.confidence < UNSURE[1]:
             vote = self.llm_vote(text)  # ask the model only when the cheap signals are unsure
             if vote is not None:
-                decision = self.gate.decide(text, self.bank.probe(), State(self._used_memory, vote))
+                decision = self.gate.decide(text, probe, State(self._used_memory, vote))
         hits = self._recall(text) if decision.retrieve else []
         self._used_memory = bool(hits)
         request = is_request(text)

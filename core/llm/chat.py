@@ -43,8 +43,6 @@ class Chat:
         if system:
             session.protected = len(self._tokens(self.messages, False))
         self._cached: str | None = ""  # the text the cache stands for (None: unknown, start over)
-        self._timing: list[float] = []  # start of the turn, first sampled token
-        self._logprobs: list[float] | None = None
 
     def reset(self) -> None:
         """Forget the conversation (keep the system prompt); the next turn starts from scratch."""
@@ -71,10 +69,9 @@ class Chat:
         self.session.make_room(new + max_tokens)  # no eviction mid-reply
         self.session.extend(head + ctx + tail)
         prompt_end = len(self.session)
+        stream = _Stream([] if logprobs else None)
         with Sampler(self.rt, sampling) as sampler:
-            self._timing = [started]
-            self._logprobs = [] if logprobs else None
-            reply, count, finish = self._generate(sampler, max_tokens, stop, on_text, cancel)
+            reply, count, finish = self._generate(sampler, max_tokens, stop, on_text, cancel, stream)
         ended = time.perf_counter()
         if finish == "stop_sequence":  # keep only the reply's own tokens in the cache
             self.session.truncate(prompt_end)
@@ -84,9 +81,9 @@ class Chat:
             self._drop(prompt_end - len(tail) - len(ctx), prompt_end - len(tail), ctx)
         self.messages += [Message("user", user), Message("assistant", reply)]
         self._cached = texts[0] + texts[2] + reply
-        first = self._timing[1] if len(self._timing) > 1 else ended
+        first = stream.first_at or ended
         return Reply(reply, count, finish, len(head) + len(ctx) + len(tail), first - started, ended - first,
-                     tuple(self._logprobs or ()))
+                     tuple(stream.logprobs or ()))
 
     def _delta(self, extra: list[Message], user: str) -> tuple[list[int], list[int], list[int], tuple[str, str, str]] | None:
         """The new tokens of this turn as (before the context, the context, after it), tokenized on
@@ -127,7 +124,8 @@ class Chat:
             self.session.on_evict = on_evict
 
     def _generate(self, sampler: Sampler, max_tokens: int, stop: tuple[str, ...],
-                  on_text: Callable[[str], None] | None, cancel: Callable[[], bool] | None) -> tuple[str, int, str]:
+                  on_text: Callable[[str], None] | None, cancel: Callable[[], bool] | None,
+                  stream: "_Stream") -> tuple[str, int, str]:
         out = b""
         shown = 0
         for count in range(max_tokens):
@@ -135,9 +133,9 @@ class Chat:
                 return _text(out), count, "cancelled"
             token = sampler.sample()
             if count == 0:
-                self._timing.append(time.perf_counter())
-            if self._logprobs is not None and self.session.last_logits is not None:
-                self._logprobs.append(_logprob(self.session.last_logits, token))
+                stream.first_at = time.perf_counter()
+            if stream.logprobs is not None and self.session.last_logits is not None:
+                stream.logprobs.append(_logprob(self.session.last_logits, token))
             if self.rt.is_end(token):
                 return _text(out), count, "stop"
             self.session.extend([token])
@@ -157,6 +155,14 @@ class Chat:
         if on_text is not None and len(text) > shown:
             on_text(text[shown:])
         return text, max_tokens, "length"
+
+
+@dataclass
+class _Stream:
+    """What a reply's generation records on the way: its log-probabilities, its first token's time."""
+
+    logprobs: list[float] | None
+    first_at: float | None = None
 
 
 def _text(data: bytes) -> str:

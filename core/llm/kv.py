@@ -30,14 +30,19 @@ class Eviction:
     decay: float = 0.9  # per-turn decay of token entropy scores (entropy policy)
 
 
+def kept(n_ctx: int, protected: int, e: Eviction) -> tuple[int, int]:
+    """(leading, trailing) tokens eviction always keeps: sinks or the protected prefix, and the
+    recent window."""
+    return max(e.sinks, protected), int(e.recent * n_ctx)
+
+
 def plan(n_cached: int, needed: int, n_ctx: int, protected: int, scores: list[float] | None,
          e: Eviction) -> list[tuple[int, int]]:
     """Spans [start, end) of cached indexes to drop so that ``needed`` more tokens fit, or [] if
     they already fit. Raises ValueError when even dropping every evictable token is not enough."""
     if n_cached + needed <= n_ctx:
         return []
-    keep_front = max(e.sinks, protected)
-    keep_back = int(e.recent * n_ctx)
+    keep_front, keep_back = kept(n_ctx, protected, e)
     evictable = n_cached - keep_front - keep_back
     drop = min(evictable, n_cached + needed - n_ctx + int(e.headroom * n_ctx))
     if evictable <= 0 or n_cached - evictable + needed > n_ctx:

@@ -83,8 +83,8 @@ class Session:
 
     def capacity(self) -> int:
         """Most tokens one turn can add: the context minus what eviction always keeps."""
-        keep = max(self.eviction.sinks, self.protected) + int(self.eviction.recent * self.rt.n_ctx)
-        return max(self.rt.n_ctx - keep, 1)
+        front, back = kv.kept(self.rt.n_ctx, self.protected, self.eviction)
+        return max(self.rt.n_ctx - front - back, 1)
 
     def make_room(self, needed: int) -> None:
         try:

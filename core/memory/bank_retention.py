@@ -89,10 +89,10 @@ class RetentionMixin:
         context = Context(store.approximate_count(conn), store.document_frequency(conn, sorted(set(content))),
                           float(sims.max()) if len(sims) else 0.0, previous_text)
         importance = self.importance_model().score(features(text, context, self.background))
-        top = [ids[i] for i in np.argsort(-sims)[:5]] if len(sims) else []
-        found = store.get_many(conn, top)
-        near = [consolidate.Neighbour(i, float(sims[ids.index(i)]), found[i].text, found[i].source.speaker,
-                                      _when(found[i])) for i in top if i in found]
+        top = {ids[i]: float(sims[i]) for i in np.argsort(-sims)[:5]} if len(sims) else {}
+        found = store.get_many(conn, list(top))
+        near = [consolidate.Neighbour(i, sim, found[i].text, found[i].source.speaker, _when(found[i]))
+                for i, sim in top.items() if i in found]
         return importance, near
 
     # ---- arrival ----------------------------------------------------------------------------

@@ -84,18 +84,25 @@ def test_token_surprisal_uses_scratch_space_only(runtime: Runtime) -> None:
     assert runtime.kv_pos_max(CONVERSATION) == held and runtime.kv_pos_max(SCRATCH) == -1
 
 
-def test_grammar_constrains_output(runtime: Runtime) -> None:
+def sample_after(runtime: Runtime, prompt: str, sampling: Sampling, n: int) -> str:
+    """Up to ``n`` tokens sampled after ``prompt`` through a session (stops at end of turn)."""
     session = Session(runtime)
-    session.sync(runtime.tokenize("<|im_start|>user\nyes or no?<|im_end|>\n<|im_start|>assistant\n"))
-    out = []
-    with Sampler(runtime, Sampling(temperature=1.0, seed=3, grammar='root ::= "yes" | "no"')) as sampler:
-        for _ in range(3):
+    session.sync(runtime.tokenize(prompt))
+    out: list[int] = []
+    with Sampler(runtime, sampling) as sampler:
+        for _ in range(n):
             token = sampler.sample()
             if runtime.is_end(token):
                 break
             out.append(token)
             session.extend([token])
-    assert runtime.detokenize(out) in ("yes", "no")
+    return runtime.detokenize(out)
+
+
+def test_grammar_constrains_output(runtime: Runtime) -> None:
+    text = sample_after(runtime, "<|im_start|>user\nyes or no?<|im_end|>\n<|im_start|>assistant\n",
+                        Sampling(temperature=1.0, seed=3, grammar='root ::= "yes" | "no"'), 3)
+    assert text in ("yes", "no")
     with pytest.raises(ModelLoadError, match="grammar"):
         Sampler(runtime, Sampling(grammar="root ::= ("))
 
@@ -105,17 +112,8 @@ def test_json_grammar_gives_parseable_json(runtime: Runtime) -> None:
 
     from cairn.core.llm.runtime import JSON_GRAMMAR
 
-    session = Session(runtime)
-    session.sync(runtime.tokenize("<|im_start|>user\nfacts as JSON<|im_end|>\n<|im_start|>assistant\n"))
-    out: list[int] = []
-    with Sampler(runtime, Sampling(temperature=0.0, grammar=JSON_GRAMMAR)) as sampler:
-        for _ in range(40):
-            token = sampler.sample()
-            if runtime.is_end(token):
-                break
-            out.append(token)
-            session.extend([token])
-    text = runtime.detokenize(out)
+    text = sample_after(runtime, "<|im_start|>user\nfacts as JSON<|im_end|>\n<|im_start|>assistant\n",
+                        Sampling(temperature=0.0, grammar=JSON_GRAMMAR), 40)
     try:
         json.loads(text)
     except json.JSONDecodeError:
