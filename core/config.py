@@ -77,9 +77,13 @@ class GateSettings:
     weights_file: str = _opt("", doc="gate weights to use instead of the shipped ones (a path)")
 
 
+MODEL_DEFAULT = -1.0  # a sampling value of -1 means "the model's measured default" (models/llms.json)
+
+
 @dataclass(frozen=True)
 class LlmSettings:
-    model: str = _opt("", doc="installed model name or GGUF path used for chat (empty: memory-only mode)")
+    model: str = _opt("auto", doc="chat model: auto (the bundled SmolLM2 when installed), none (memory-only), "
+                                  "an installed model's name, or a GGUF path")
     n_ctx: int = _opt(4096, lo=256, hi=1_048_576, doc="context window in tokens")
     n_threads: int = _opt(0, lo=0, hi=256, doc="CPU threads (0 = the machine's cores, at most 8)")
     n_batch: int = _opt(512, lo=16, hi=8192, doc="tokens evaluated per batch")
@@ -91,6 +95,29 @@ class LlmSettings:
     eviction: str = _opt("sink_window", choices=("sink_window", "entropy"),
                          doc="what to drop when the context fills (StreamingLLM or SirLLM)")
     sink_tokens: int = _opt(4, lo=0, hi=1024, doc="attention-sink tokens always kept")
+    temperature: float = _opt(MODEL_DEFAULT, lo=-1.0, hi=2.0, doc="sampling temperature (0 = greedy; -1 = the model's default)")
+    top_p: float = _opt(MODEL_DEFAULT, lo=-1.0, hi=1.0, doc="nucleus sampling mass (-1 = the model's default)")
+    repeat_penalty: float = _opt(MODEL_DEFAULT, lo=-1.0, hi=3.0,
+                                 doc="penalty on tokens the reply already used (1 = off; -1 = the model's default)")
+
+
+@dataclass(frozen=True)
+class AssistantSettings:
+    k: int = _opt(5, lo=1, hi=100, doc="memories recalled per personal question")
+    min_cosine: float = _opt(0.3, lo=-1.0, hi=1.0, doc="memories less similar than this are not shown")
+    memory_tokens: int = _opt(512, lo=16, hi=65536, doc="most prompt tokens the shown memories may take")
+    max_tokens: int = _opt(-1, lo=-1, hi=65536, doc="longest reply in tokens (-1 = the model's default)")
+    vote_low: float = _opt(0.2, lo=0.0, hi=1.0, doc="the model's <RET> vote is asked when the gate's probability "
+                                                    "is above this ...")
+    vote_high: float = _opt(0.8, lo=0.0, hi=1.0, doc="... and below this")
+    llm_vote: str = _opt("auto", choices=("auto", "on", "off"),
+                         doc="let the model vote <RET> in the unsure band (auto: where it measurably helps)")
+    extract_facts: str = _opt("auto", choices=("auto", "on", "off"),
+                              doc="extract atomic facts from statements with the model (auto: models that pass "
+                                  "the grounding bar)")
+    answers: str = _opt("auto", choices=("auto", "phrased", "extractive"),
+                        doc="memory answers in the model's words (checked against the memories) or quoted")
+    user: str = _opt("user", doc="the speaker name the user's own turns are stored under")
 
 
 @dataclass(frozen=True)
@@ -101,6 +128,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     gate: GateSettings = field(default_factory=GateSettings)
+    assistant: AssistantSettings = field(default_factory=AssistantSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -49,20 +49,23 @@ def _embedder_check(paths: Paths, settings: config.Settings) -> Check:
 
 
 def _llm_check(paths: Paths, settings: config.Settings) -> Check:
-    """llama.cpp's build and the chat model (none configured is fine: memory-only mode)."""
+    """llama.cpp's build and the chat model (none at all is fine: memory-only mode)."""
     from cairn.core.llm import catalog, runtime
     from cairn.core.llm.modelfile import check_model_file
 
     build = f"llama.cpp {runtime.library_version()} ({runtime.system_info()})"
-    if not settings.llm.model:
-        installed = ", ".join(catalog.installed(paths.models_dir)) or "none installed"
-        return Check("chat model", True, f"none configured (memory-only mode); models: {installed}; {build}")
     try:
-        path = catalog.resolve(paths.models_dir, settings.llm.model)
+        path = catalog.chat_model(paths.models_dir, settings.llm.model)
+        if path is None:
+            why = "llm.model is none" if settings.llm.model == catalog.NONE else \
+                f"the bundled model is not installed ({catalog.bundled_spec().install_hint})"
+            installed = ", ".join(catalog.available(paths.models_dir)) or "none installed"
+            return Check("chat model", True, f"memory-only mode: {why}; models: {installed}; {build}")
         size = check_model_file(path)
     except CairnError as exc:
         return Check("chat model", False, exc.message)
-    return Check("chat model", True, f"{path} ({size / 1e6:.0f} MB); {build}")
+    bundled = " (bundled)" if path == catalog.bundled_file() else ""
+    return Check("chat model", True, f"{path}{bundled} ({size / 1e6:.0f} MB); {build}")
 
 
 def _exists(path: Any) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cairn.core.errors import DownloadError
+from cairn.core.paths import ensure_dir
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -30,7 +31,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, progress: Progress | 
           timeout: float = 30.0) -> Path:
     """Download ``url`` to ``dest`` (resuming a previous ``.part``); verify; move into place."""
     part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dest.parent)
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "cairn", **({"Range": f"bytes={have}-"} if have else {})})
     try:

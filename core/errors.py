@@ -51,6 +51,10 @@ class StorageError(CairnError):
     exit_code = 4
 
 
+class DatabaseBusy(StorageError):
+    """Another connection holds the database in a way that stops this operation finishing."""
+
+
 class SchemaTooNew(StorageError):
     """The database was written by a newer Cairn than this one."""
 

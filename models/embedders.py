@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cairn.core.download import Progress, fetch
-from cairn.core.errors import InvalidInput, ModelLoadError
+from cairn.core.errors import CairnError, InvalidInput, ModelLoadError
+from cairn.core.locks import FileLock
+from cairn.core.paths import ensure_dir
 from cairn.core.memory.onnx_embed import Manifest, OnnxEmbedder, load_session
 
 log = logging.getLogger(__name__)
@@ -61,24 +63,59 @@ def bundled_dir(s: EmbedderSpec) -> Path | None:
 
 
 def _install(models_dir: Path, name: str, fill: Any) -> Path:
-    """Build the model folder in a temporary sibling, check it loads, then rename into place."""
+    """Build the model folder in a temporary sibling, check it loads, then rename into place.
+
+    A lock guards the work: whoever holds it removes the temporary folders of installs that were
+    interrupted (a killed first-run conversion left 87 MB behind before this)."""
     target = folder(models_dir, name)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    except OSError as exc:
-        raise ModelLoadError(f"Cannot write the model folder {target.parent}: {exc.strerror or exc}.",
-                             hint="Make the Cairn home writable, or set CAIRN_HOME to a writable folder.") from exc
-    try:
-        fill(work)
-        OnnxEmbedder(work)  # refuses a broken model or a mismatched tokenizer
-        if target.exists():
-            shutil.rmtree(target)
-        work.rename(target)
-    finally:
-        if work.exists():
-            shutil.rmtree(work)
+        ensure_dir(target.parent)
+    except CairnError as exc:
+        raise ModelLoadError(exc.message, hint=exc.hint) from exc
+    with FileLock(target.parent / f".{name}.lock"):
+        remove_abandoned(target.parent, name)
+        try:
+            work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+        except OSError as exc:
+            raise ModelLoadError(f"Cannot write the model folder {target.parent}: {exc.strerror or exc}.",
+                                 hint="Make the Cairn home writable, or set CAIRN_HOME to a writable folder.") from exc
+        try:
+            fill(work)
+            OnnxEmbedder(work)  # refuses a broken model or a mismatched tokenizer
+            if target.exists():
+                shutil.rmtree(target)
+            work.rename(target)
+        finally:
+            if work.exists():
+                shutil.rmtree(work)
     return target
+
+
+def remove_abandoned(parent: Path, name: str) -> list[Path]:
+    """Delete the temporary folders of interrupted installs of ``name`` (call with its lock held)."""
+    gone = [p for p in parent.glob(f".{name}-*") if p.is_dir()]
+    for path in gone:
+        log.info("removing %s, left by an interrupted install", path)
+        shutil.rmtree(path, ignore_errors=True)
+    return gone
+
+
+def clean_interrupted(models_dir: Path) -> list[Path]:
+    """Remove what interrupted installs left under ``models_dir``, for every embedder whose install
+    lock is free (an install in progress holds its lock and keeps its folder)."""
+    parent = models_dir / "embedders"
+    if not parent.is_dir():
+        return []
+    gone: list[Path] = []
+    names = {p.name[1:].rsplit("-", 1)[0] for p in parent.glob(".*-*") if p.is_dir()}
+    for name in sorted(names):
+        lock = FileLock(parent / f".{name}.lock")
+        if lock.acquire(blocking=False):
+            try:
+                gone += remove_abandoned(parent, name)
+            finally:
+                lock.release()
+    return gone
 
 
 def install_bundled(models_dir: Path, name: str = "all-minilm-l6-v2") -> Path:

@@ -34,9 +34,10 @@ def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_cache: Path) -> Path:
     home = tmp_path / "cairn-home"
-    home.mkdir()
     shared = models_cache / "embedders" / "all-minilm-l6-v2"
-    (home / "models" / "embedders").mkdir(parents=True)
+    for folder in (home, home / "models", home / "models" / "embedders"):  # as Cairn makes them: private
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)
     (home / "models" / "embedders" / "all-minilm-l6-v2").symlink_to(shared, target_is_directory=True)
     monkeypatch.setenv("CAIRN_HOME", str(home))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))

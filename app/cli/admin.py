@@ -4,59 +4,62 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option, read_lines
 from cairn.app.cli.output import emit_json
 from cairn.core import diagnostics
 from cairn.core.memory import transfer
-from cairn.core.paths import ensure_dir
+from cairn.core.errors import StorageError
+from cairn.core.paths import FILE_MODE, ensure_dir
 
 
 @click.command("export")
-@click.argument("path", required=False, type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.argument("path", required=False, type=FilePath(path_type=Path, dir_okay=False, allow_dash=True))
 def export_cmd(path: Path | None) -> None:
-    """Write every memory and its history as JSON Lines to PATH (default: standard output)."""
+    """Write every memory with its history, and the conversation log, as JSON Lines to PATH
+    (default: standard output). The file ends with a checksum; it is readable by you only."""
     bank = get_app().bank()
     if path is None or str(path) == "-":
-        count = transfer.export(bank, sys.stdout)
+        report = transfer.export_all(bank, sys.stdout)
         sys.stdout.flush()
-        click.echo(f"Exported {count} memories.", err=True)
+        click.echo(f"Exported {report.memories} memories and {report.turns} logged turns.", err=True)
         return
     target = path.absolute()
     ensure_dir(target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=".cairn-export-", dir=target.parent)
+    part = target.with_name(f".{target.name}.cairn-part")  # a crash never leaves half an export under the real name
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            count = transfer.export(bank, out)
-        os.replace(tmp, target)  # a crash never leaves half an export under the real name
+        with os.fdopen(os.open(part, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, FILE_MODE), "w", encoding="utf-8") as out:
+            report = transfer.export_all(bank, out)
+        os.replace(part, target)
+    except OSError as exc:
+        raise StorageError(f"Cannot write the export to {target}: {exc.strerror or exc}; nothing was written.",
+                           hint="Free some space or choose another place.") from exc
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    click.echo(f"Exported {count} memories to {target}.", err=True)
+        part.unlink(missing_ok=True)
+    click.echo(f"Exported {report.memories} memories and {report.turns} logged turns to {target}.", err=True)
 
 
 @click.command("import")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.argument("path", type=FilePath(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--unverified", is_flag=True,
+              help="Accept an export from before Cairn 0.2 (format 1 or 2), whose completeness cannot be checked.")
 @json_option
-def import_cmd(path: Path) -> None:
-    """Add the memories of an export (PATH, or '-' for standard input). All or nothing."""
+def import_cmd(path: Path, unverified: bool) -> None:
+    """Add the memories and logged turns of an export (PATH, or '-' for standard input). The whole
+    file is checked first (end marker, checksum, every value): all or nothing."""
     app = get_app()
-    if str(path) == "-":
-        lines = click.get_binary_stream("stdin").read().splitlines()
-    else:
-        try:
-            lines = path.read_bytes().splitlines()
-        except OSError as exc:
-            raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="PATH") from exc
-    result = transfer.import_(app.bank(), lines)
+    bank = app.bank()
+    lines = read_lines(path, 4 * bank.settings.memory.max_text_bytes + (1 << 20))
+    result = transfer.import_(bank, lines, allow_unverified=unverified)
     if app.as_json:
-        emit_json({"added": result.added, "skipped": result.skipped, "source_embedder": result.source_embedder})
+        emit_json({"added": result.added, "skipped": result.skipped, "source_embedder": result.source_embedder,
+                   "turns_added": result.turns_added, "verified": result.verified})
     else:
-        click.echo(f"Imported {result.added} memories ({result.skipped} already present).")
+        click.echo(f"Imported {result.added} memories ({result.skipped} already present) and "
+                   f"{result.turns_added} logged turns.")
 
 
 @click.command()

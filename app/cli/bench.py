@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import answer, gate, llm, locomo, madial, retention, scale
+from cairn.core.bench import answer, gate, llm, locomo, madial, retention, scale, writers
 from cairn.core.memory.embed import make_embedder
 
 
@@ -70,7 +70,7 @@ def _show(report: dict[str, Any], title: str) -> None:
 
 
 @bench.command("locomo")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
 @click.option("--ablate", is_flag=True, help="Also run with each retrieval component switched off.")
 @json_option
@@ -80,8 +80,8 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 
 
 @bench.command("madial")
-@click.argument("dialogues", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("memories", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dialogues", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("memories", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
 @json_option
 def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
@@ -100,7 +100,7 @@ def scale_cmd(n: int, queries: int) -> None:
 
 
 @bench.command("retention")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--budget", type=click.FloatRange(min=0.01, max=1.0), default=0.3, show_default=True,
               help="Share of the turns that may stay live memories.")
 @click.option("--cross-validate", is_flag=True,
@@ -114,7 +114,7 @@ def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool)
 
 
 @bench.command("llm")
-@click.option("--model", "model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--model", "model", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A GGUF model (default: a random-weight model of a real shape, synthesized and cached).")
 @click.option("--shape", type=click.Choice(["0.5b", "1b", "tiny"]), default="0.5b", show_default=True,
               help="Shape of the synthesized model (Qwen2.5-0.5B or Llama-3.2-1B dimensions, Q8_0).")
@@ -134,9 +134,9 @@ def llm_cmd(model: Path | None, shape: str, threads: int) -> None:
 
 
 @bench.command("gate")
-@click.option("--personal", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
               help="LoCoMo-format conversations: their questions (categories 1-4) must retrieve.")
-@click.option("--world", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
               help="PopQA-format world-knowledge questions: must not retrieve.")
 @click.option("--cross-validate", is_flag=True, help="Score each conversation with weights fitted on the others.")
 @json_option
@@ -147,8 +147,24 @@ def gate_cmd(personal: Path, world: Path, cross_validate: bool) -> None:
 
 
 @bench.command("answer")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def answer_cmd(path: Path) -> None:
     """Memory-only answers to LoCoMo questions: evidence quoted with its date, abstention on category 5."""
     run_job(f"Memory-only answers ({path.name})", answer.run, path)
+
+
+@bench.command("writers")
+@click.option("--processes", type=click.IntRange(min=1, max=64), default=8, show_default=True)
+@click.option("--writes", type=click.IntRange(min=1, max=10_000), default=100, show_default=True,
+              help="`cairn remember` commands each process runs, one after another.")
+@click.option("--embedder", type=click.Choice(["hashing", "auto"]), default="hashing", show_default=True)
+@json_option
+def writers_cmd(processes: int, writes: int, embedder: str) -> None:
+    """Concurrent writers through the CLI: errors ("database is locked"), lost writes, latency."""
+    progress = _Progress()
+    try:
+        report = writers.run([sys.executable, "-m", "cairn.app.cli"], processes, writes, embedder, progress)
+    finally:
+        progress.close()
+    _show(report, f"{processes} writers x {writes} writes")

@@ -26,7 +26,7 @@ def build(app: App, stack: ExitStack) -> Assistant:
     s = app.settings
     g = Gate.load(Path(s.gate.weights_file).expanduser() if s.gate.weights_file else None, threshold=s.gate.threshold)
     chat = None
-    if s.llm.model:
+    if s.llm.model not in ("", "none"):
         rt = stack.enter_context(Runtime(catalog.resolve(app.paths.models_dir, s.llm.model),
                                          LoadOptions.from_settings(s.llm)))
         session = Session(rt, kv.Eviction(s.llm.eviction, sinks=s.llm.sink_tokens))

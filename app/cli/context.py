@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
 from cairn.core import config, paths
 from cairn.core.clock import SystemClock
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.errors import InvalidInput
 from cairn.core.memory.textcheck import decode_utf8
 
 
@@ -30,6 +34,7 @@ class App:
 
     def bank(self) -> MemoryBank:
         if self._bank is None:
+            paths.secure(self.paths)  # an older install's folders and files become private
             self._bank = MemoryBank.open(self.paths.database, self.settings, clock=SystemClock(),
                                          models_dir=self.paths.models_dir)
         return self._bank
@@ -38,6 +43,15 @@ class App:
         if self._bank is not None:
             self._bank.close()
             self._bank = None
+
+
+class FilePath(click.Path):
+    """click.Path that also refuses a name with a NUL character (the OS cannot open it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("a file name cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def get_app() -> App:
@@ -49,22 +63,52 @@ def setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
-def read_text(text: str | None, file: Path | None, what: str = "text") -> str:
-    """The text to use: an argument, '-' (standard input) or a file; always strict UTF-8."""
+def read_text(text: str | None, file: Path | None, what: str = "text", limit: int | None = None) -> str:
+    """The text to use: an argument, '-' (standard input) or a file; always strict UTF-8. With a
+    ``limit`` in bytes, reading stops just past it (a huge or endless input is refused, not read)."""
     if file is not None and text is not None:
         raise click.UsageError(f"Give the {what} as an argument or with --file, not both.")
     if file is not None:
         try:
-            data = file.read_bytes()
+            with file.open("rb") as fh:
+                data = _read_bounded(fh, limit, f"file {file}")
         except OSError as exc:
             raise click.BadParameter(f"cannot read {file}: {exc.strerror or exc}", param_hint="--file") from exc
         return decode_utf8(data, f"file {file}")
     if text is None or text == "-":
-        stream = click.get_binary_stream("stdin")
+        stream = sys.stdin.buffer
         if text is None and stream.isatty():
             raise click.UsageError(f"Give the {what} as an argument, with --file, or on standard input ('-').")
-        return decode_utf8(stream.read(), "standard input")
+        return decode_utf8(_read_bounded(stream, limit, "standard input"), "standard input")
     return text
+
+
+def _read_bounded(stream: BinaryIO, limit: int | None, where: str) -> bytes:
+    data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise InvalidInput(f"The {where} is more than {limit:,} bytes long; the limit is {limit:,} bytes.",
+                           hint="Shorten it, or raise the limit in the settings; nothing was stored.")
+    return data
+
+
+def read_lines(path: Path, max_line: int) -> Iterator[bytes]:
+    """The lines of a file (or '-', standard input), one at a time; a line longer than
+    ``max_line`` bytes is refused without reading it all."""
+    try:
+        opened = contextlib.nullcontext(sys.stdin.buffer) if str(path) == "-" else path.open("rb")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="PATH") from exc
+    with opened as stream:
+        number = 0
+        while True:
+            number += 1
+            line = stream.readline(max_line + 1)
+            if not line:
+                return
+            if len(line) > max_line and not line.endswith(b"\n"):
+                raise InvalidInput(f"Line {number} of {path} is longer than {max_line:,} bytes: not a Cairn export.",
+                                   hint="Nothing was imported.")
+            yield line
 
 
 def json_option(f):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import download_bar, emit_json
 from cairn.core.memory.onnx_embed import MANIFEST, Manifest
 from cairn.models import embedders as catalog
@@ -53,7 +53,7 @@ def install(name: str) -> None:
 
 
 @embedders.command("import")
-@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("source", type=FilePath(exists=True, file_okay=False, path_type=Path))
 @click.option("--name", required=True, help="Name to install it under (a catalog name or your own).")
 @click.option("--id", "model_id", help="Model id to record (default: the catalog's, or NAME).")
 @json_option

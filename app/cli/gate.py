@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cairn.app.cli.bench import run_job
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core.bench import gate as gate_bench
 from cairn.core.memory.gate import Gate
@@ -35,11 +35,11 @@ def check(question: str) -> None:
 
 
 @gate.command("fit")
-@click.option("--personal", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
               help="LoCoMo-format conversations (their questions must retrieve).")
-@click.option("--world", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
               help="PopQA-format world-knowledge questions (must not retrieve).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), required=True,
               help="Where to write the weights (point gate.weights_file at it to use them).")
 @json_option
 def fit_cmd(personal: Path, world: Path, out: Path) -> None:

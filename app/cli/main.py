@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from cairn.app.cli import admin, bench, chat, demo, embedders, gate, memories, models, retention
-from cairn.app.cli.context import App, get_app, json_option, read_text, setup_logging
+from cairn.app.cli import admin, bench, chat, conversations, demo, embedders, gate, memories, models, retention
+from cairn.app.cli.context import App, FilePath, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
 from cairn.core import paths
 from cairn.core.clock import parse_when
 from cairn.core.errors import CairnError
+from cairn.core.memory.bank import MAX_K
 from cairn.core.memory.records import SOURCE_TYPES, RecallFilters, Source
 
 log = logging.getLogger("cairn.cli")
@@ -36,7 +39,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), help="Read the text from a file.")
+@click.option("--file", "file", type=FilePath(path_type=Path, dir_okay=False), help="Read the text from a file.")
 @click.option("--kind", default="note", show_default=True, help="What sort of memory (note, fact, ...).")
 @click.option("--pin", is_flag=True, help="Pin it: pinned memories never fade.")
 @click.option("--source", "source_type", type=click.Choice(SOURCE_TYPES), default="manual", show_default=True)
@@ -49,7 +52,7 @@ def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_t
              source_ref: str | None, turns: tuple[str, ...], when: str | None, speaker: str | None) -> None:
     """Remember TEXT (or '-' for standard input, or --file)."""
     app = get_app()
-    body = read_text(text, file)
+    body = read_text(text, file, limit=app.settings.memory.max_text_bytes)
     source = Source(source_type, source_ref, turns, parse_when(when) if when else None, speaker)
     memory = app.bank().remember(body, kind=kind, source=source, pinned=pin)
     if app.as_json:
@@ -61,7 +64,7 @@ def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_t
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("-k", "k", type=click.IntRange(min=1), help="How many memories to return.")
+@click.option("-k", "k", type=click.IntRange(min=1, max=MAX_K), help="How many memories to return.")
 @click.option("--kind", "kinds", multiple=True, help="Only memories of this kind (repeatable).")
 @click.option("--since", help="Only memories from this date on (ISO).")
 @click.option("--until", help="Only memories up to this date (ISO).")
@@ -73,7 +76,7 @@ def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str 
     app = get_app()
     filters = RecallFilters(kinds=kinds, since=parse_when(since) if since else None,
                             until=parse_when(until) if until else None, pinned_only=pinned)
-    hits = app.bank().recall(read_text(query, None, "query"), k, filters)
+    hits = app.bank().recall(read_text(query, None, "query", app.settings.recall.max_query_bytes), k, filters)
     if app.as_json:
         emit_json([h.to_dict() for h in hits])
     else:
@@ -81,6 +84,7 @@ def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str 
 
 
 cli.add_command(memories.memories)
+cli.add_command(conversations.conversations)
 cli.add_command(bench.bench)
 cli.add_command(embedders.embedders)
 cli.add_command(retention.retention)
@@ -93,37 +97,59 @@ for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor,
     cli.add_command(command)
 
 
-def report(exc: CairnError) -> None:
-    click.echo(f"Error: {exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"Hint: {exc.hint}", err=True)
+ERROR_CODES = {2: "invalid_input", 3: "not_found", 4: "storage", 5: "model", 6: "download", 7: "context_full",
+               1: "error", 130: "aborted", INTERNAL_ERROR: "internal"}
+
+
+def report(message: str, hint: str | None, exit_code: int, as_json: bool, kind: str | None = None) -> int:
+    """Show one error: a sentence (and a hint) on stderr, or with --json one JSON object there."""
+    if as_json:
+        error = {"code": kind or ERROR_CODES.get(exit_code, "error"), "message": message, "hint": hint,
+                 "exit_code": exit_code}
+        click.echo(json.dumps({"error": error}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+        if hint:
+            click.echo(f"Hint: {hint}", err=True)
+    return exit_code
+
+
+def _wants_json(argv: list[str] | None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--json" in args[: args.index("--") if "--" in args else len(args)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status. Errors become one clear sentence on stderr."""
+    """Run the CLI; returns the exit status. Errors become one clear sentence on stderr (a JSON
+    object with --json); never a traceback, unless CAIRN_DEBUG is set."""
+    as_json = _wants_json(argv)
     try:
         status = cli.main(args=argv, prog_name="cairn", standalone_mode=False)
         return status if isinstance(status, int) else 0
     except CairnError as exc:
-        report(exc)
-        return exc.exit_code
+        return report(exc.message, exc.hint, exc.exit_code, as_json, _kind(exc))
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        if not as_json:
+            exc.show()
+            return exc.exit_code
+        return report(exc.format_message(), None, exc.exit_code, True, "usage")
     except (click.Abort, KeyboardInterrupt):
-        click.echo("Aborted.", err=True)
-        return 130
+        return report("Aborted.", None, 130, as_json)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the edge: log the details, show one line
         if os.environ.get("CAIRN_DEBUG"):
             raise
         log.debug("internal error", exc_info=True)
-        click.echo(f"Internal error: {type(exc).__name__}: {exc}. Run with CAIRN_DEBUG=1 for the traceback.",
-                   err=True)
-        return INTERNAL_ERROR
+        return report(f"Internal error: {type(exc).__name__}: {exc}.", "Run with CAIRN_DEBUG=1 for the traceback.",
+                      INTERNAL_ERROR, as_json)
+
+
+def _kind(exc: CairnError) -> str:
+    """A stable code for the error's class, e.g. DatabaseBusy -> database_busy."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
 
 
 def entry() -> None:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli.context import get_app, json_option, read_text
+from cairn.app.cli.context import FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, history_lines, memory_detail, memory_line
+from cairn.core.memory.records import Memory
+
+MAX_ROWS = 2**62  # larger numbers do not fit SQLite's integers
 
 
 @click.group()
@@ -20,8 +23,8 @@ def memories() -> None:
 @click.option("--archived", "state", flag_value="archived", help="Only memories a sweep archived.")
 @click.option("--all", "state", flag_value="all", help="Live and forgotten memories.")
 @click.option("--kind", help="Only memories of this kind.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0)
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_ROWS), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0, max=MAX_ROWS), default=0)
 @json_option
 def list_cmd(state: str | None, kind: str | None, limit: int, offset: int) -> None:
     """List memories (live ones unless told otherwise)."""
@@ -48,7 +51,7 @@ def show(memory_id: int) -> None:
 @memories.command()
 @click.argument("memory_id", type=int)
 @click.argument("text", required=False)
-@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), help="Read the new text from a file.")
+@click.option("--file", "file", type=FilePath(path_type=Path, dir_okay=False), help="Read the new text from a file.")
 @click.option("--kind", help="Change the kind.")
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
@@ -58,7 +61,7 @@ def edit(memory_id: int, text: str | None, file: Path | None, kind: str | None, 
     bank = app.bank()
     new_text = None
     if text is not None or file is not None:
-        new_text = read_text(text, file)
+        new_text = read_text(text, file, limit=app.settings.memory.max_text_bytes)
     elif kind is None:
         new_text = click.edit(bank.get(memory_id).text)
         if new_text is None:
@@ -68,14 +71,12 @@ def edit(memory_id: int, text: str | None, file: Path | None, kind: str | None, 
     click.echo(f"Updated {memory_line(memory)}") if not app.as_json else emit_json(memory.to_dict())
 
 
-def _each(ids: tuple[int, ...], verb: str, action) -> None:  # type: ignore[no-untyped-def]
-    app = get_app()
-    done = [action(app.bank(), i) for i in ids]
-    if app.as_json:
-        emit_json([m.to_dict() if hasattr(m, "to_dict") else {"uid": m} for m in done])
+def _show_all(done: list[Memory], verb: str) -> None:
+    if get_app().as_json:
+        emit_json([m.to_dict() for m in done])
     else:
-        for memory_id, m in zip(ids, done):
-            click.echo(f"{verb} " + (memory_line(m) if hasattr(m, "to_dict") else f"#{memory_id}"))
+        for m in done:
+            click.echo(f"{verb} {memory_line(m)}")
 
 
 @memories.command()
@@ -83,8 +84,8 @@ def _each(ids: tuple[int, ...], verb: str, action) -> None:  # type: ignore[no-u
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
 def forget(ids: tuple[int, ...], reason: str | None) -> None:
-    """Forget memories: hidden from recall, restorable with `restore`."""
-    _each(ids, "Forgot", lambda bank, i: bank.forget(i, reason))
+    """Forget memories: hidden from recall, restorable with `restore`. All or none."""
+    _show_all(get_app().bank().forget_many(ids, reason), "Forgot")
 
 
 @memories.command()
@@ -92,8 +93,8 @@ def forget(ids: tuple[int, ...], reason: str | None) -> None:
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
 def restore(ids: tuple[int, ...], reason: str | None) -> None:
-    """Bring forgotten memories back."""
-    _each(ids, "Restored", lambda bank, i: bank.restore(i, reason))
+    """Bring forgotten or archived memories back. All or none."""
+    _show_all(get_app().bank().restore_many(ids, reason), "Restored")
 
 
 @memories.command()
@@ -102,13 +103,19 @@ def restore(ids: tuple[int, ...], reason: str | None) -> None:
 @click.option("--reason", help="Why (kept in the history, without the text).")
 @json_option
 def purge(ids: tuple[int, ...], yes: bool, reason: str | None) -> None:
-    """Erase memories for good: text, vector, index entries and the text in their history."""
-    bank = get_app().bank()
-    for i in ids:
-        bank.get(i)  # unknown ids fail before anything is erased
+    """Erase memories for good: text, vector, index entries, the text in their history, the logged
+    turns they came from and copies merged into them. All or none."""
+    app = get_app()
+    bank = app.bank()
+    found = bank.get_many(ids)  # unknown ids fail before anything is asked
     if not yes:
-        click.confirm(f"Erase {len(ids)} memor{'y' if len(ids) == 1 else 'ies'} for good?", abort=True)
-    _each(ids, "Purged", lambda b, i: b.purge(i, reason))
+        click.confirm(f"Erase {len(found)} memor{'y' if len(found) == 1 else 'ies'} for good?", abort=True)
+    uids = bank.purge_many([m.id for m in found], reason)
+    if app.as_json:
+        emit_json([{"id": m.id, "uid": uid} for m, uid in zip(found, uids)])
+    else:
+        for m in found:
+            click.echo(f"Purged #{m.id}")
 
 
 @memories.command()
@@ -116,8 +123,8 @@ def purge(ids: tuple[int, ...], yes: bool, reason: str | None) -> None:
 @click.option("--off", is_flag=True, help="Unpin instead.")
 @json_option
 def pin(ids: tuple[int, ...], off: bool) -> None:
-    """Pin memories (pinned memories never fade), or unpin them with --off."""
-    _each(ids, "Unpinned" if off else "Pinned", lambda bank, i: bank.pin(i, not off))
+    """Pin memories (pinned memories never fade), or unpin them with --off. All or none."""
+    _show_all(get_app().bank().pin_many(ids, not off), "Unpinned" if off else "Pinned")
 
 
 @memories.command()

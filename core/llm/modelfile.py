@@ -1,6 +1,7 @@
 """Model files before llama.cpp sees them: GGUF checks, metadata, and whether they fit in memory.
 
-Reads GGUF headers with the ``gguf`` package; never imports llama_cpp.
+Reads GGUF headers with :mod:`cairn.core.llm.gguf_header` (the header and tensor table only);
+never imports llama_cpp.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cairn.core.errors import ModelLoadError
+from cairn.core.llm.gguf_header import MAGIC, Header, read_header, type_name
 
 if TYPE_CHECKING:
     from cairn.core.llm.runtime import LoadOptions
@@ -33,51 +35,49 @@ def model_digest(path: Path) -> str:
 
 
 def check_model_file(path: Path) -> int:
-    """Refuse a missing, non-GGUF or truncated file before llama.cpp sees it; return its size."""
-    if not path.is_file():
-        raise ModelLoadError(f"The model file {path} does not exist.",
-                             hint="`cairn models list` shows installed models; `cairn models pull` fetches one.")
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        raise ModelLoadError(f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF').")
-    try:
-        import gguf
-
-        reader = gguf.GGUFReader(str(path))
-        end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
-    except (ValueError, IndexError, OSError, KeyError) as exc:
-        raise ModelLoadError(f"The model file {path} is damaged or truncated ({exc}).",
-                             hint="Download or import it again.") from exc
-    size = path.stat().st_size
-    if end > size:
-        raise ModelLoadError(f"The model file {path} is truncated: its tensors need {end:,} bytes, "
+    """Refuse a missing, non-GGUF or truncated file before llama.cpp sees it; return its size.
+    Reads the header and tensor table only (milliseconds, not the seconds a full parse takes)."""
+    header, size = _checked_header(path)
+    if header.data_end > size:
+        raise ModelLoadError(f"The model file {path} is truncated: its tensors need {header.data_end:,} bytes, "
                              f"the file has {size:,}.", hint="Download or import it again.")
     return size
 
 
+def _checked_header(path: Path) -> tuple[Header, int]:
+    try:
+        if not path.is_file():
+            raise ModelLoadError(f"The model file {path} does not exist.",
+                                 hint="`cairn models list` shows installed models; `cairn models pull` fetches one.")
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot read the model file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}.") from exc
+    if magic != MAGIC:
+        raise ModelLoadError(f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF').")
+    return read_header(path), size
+
+
 def describe(path: Path) -> dict[str, Any]:
-    """What a GGUF file holds, from its metadata (no weights are loaded)."""
-    import gguf
+    """What a GGUF file holds, from its header (no weights are loaded)."""
+    header, size = _checked_header(path)
+    check_model_file(path)
+    vocabulary = header.get("tokenizer.ggml.tokens")
+    return {"file": str(path), "size_mb": round(size / 1e6, 1), "architecture": header.architecture,
+            "name": header.get("general.name"), "context_length": header.arch("context_length"),
+            "layers": header.arch("block_count"), "embedding": header.arch("embedding_length"),
+            "tensor_types": ", ".join(sorted({type_name(t.type) for t in header.tensors})),
+            "parameters": sum(_elements(t.shape) for t in header.tensors),
+            "chat_template": "yes" if header.get("tokenizer.chat_template") else "no (ChatML is used)",
+            "vocabulary": vocabulary[2] if isinstance(vocabulary, tuple) else None}
 
-    size = check_model_file(path)
-    reader = gguf.GGUFReader(str(path))
 
-    def field(key: str) -> Any:
-        f = reader.fields.get(key)
-        if f is None:
-            return None
-        value = f.contents()
-        return value if not isinstance(value, list) or len(value) < 20 else f"[{len(value)} items]"
-
-    arch = field("general.architecture")
-    types = sorted({t.tensor_type.name for t in reader.tensors})
-    return {"file": str(path), "size_mb": round(size / 1e6, 1), "architecture": arch, "name": field("general.name"),
-            "context_length": field(f"{arch}.context_length"), "layers": field(f"{arch}.block_count"),
-            "embedding": field(f"{arch}.embedding_length"), "tensor_types": ", ".join(types),
-            "parameters": sum(int(t.n_elements) for t in reader.tensors),
-            "chat_template": "yes" if field("tokenizer.chat_template") else "no (ChatML is used)",
-            "vocabulary": len(reader.fields["tokenizer.ggml.tokens"].data) if "tokenizer.ggml.tokens" in reader.fields else None}
+def _elements(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def check_memory(size: int, options: LoadOptions) -> None:

@@ -294,21 +294,34 @@ class Runtime:
     def complete(self, prompt: list[int], sampling: Sampling, max_tokens: int) -> str:
         """Generate after ``prompt`` on the scratch sequence (side tasks such as extracting facts);
         the conversation's cache is untouched."""
+        return self.generate(prompt, sampling, max_tokens).text
+
+    def generate(self, prompt: list[int], sampling: Sampling, max_tokens: int,
+                 stop: tuple[str, ...] = ()) -> "Completion":
+        """:meth:`complete` that also stops at any of ``stop`` (cut there) and says why it ended."""
         start = self.kv_pos_max(CONVERSATION) + 1
         self.kv_clear(SCRATCH)
         out: list[int] = []
+        finish = "length"
         try:
             self.decode(prompt, start, SCRATCH, logits="last")
             with Sampler(self, sampling) as sampler:
                 for i in range(max_tokens):
                     token = sampler.sample()
                     if self.is_end(token) or start + len(prompt) + i + 1 >= self.n_ctx:
+                        finish = "stop" if self.is_end(token) else "context"
                         break
                     out.append(token)
+                    if stop and any(s in self.detokenize(out[-8:]) for s in stop):
+                        finish = "stop_sequence"
+                        break
                     self.decode([token], start + len(prompt) + i, SCRATCH, logits="last")
         finally:
             self.kv_clear(SCRATCH)
-        return self.detokenize(out)
+        text = self.detokenize(out)
+        for s in stop:
+            text = text.split(s, 1)[0]
+        return Completion(text, len(out), finish, len(prompt))
 
     # ---- the KV cache -----------------------------------------------------------------------
 
@@ -366,12 +379,22 @@ ws     ::= | " " | "\n" [ \t]{0,20}
 
 
 @dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens: int  # generated
+    finish: str  # stop (end of turn), stop_sequence, length (max_tokens reached), context (window full)
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.7  # 0: greedy
     top_k: int = 40
     top_p: float = 0.95
     seed: int = 0
     grammar: str | None = None  # GBNF, e.g. for JSON output
+    repeat_penalty: float = 1.0  # > 1 makes tokens already generated less likely (1 = off)
+    repeat_last_n: int = 64  # how many generated tokens the penalty looks back over
 
 
 class Sampler:
@@ -389,6 +412,9 @@ class Sampler:
                 c.llama_sampler_free(self._chain)
                 raise ModelLoadError("The output grammar does not parse (GBNF with a `root` rule expected).")
             c.llama_sampler_chain_add(self._chain, grammar)
+        if s.repeat_penalty != 1.0:
+            c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_penalties(
+                runtime.n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
         if s.temperature <= 0:
             c.llama_sampler_chain_add(self._chain, c.llama_sampler_init_greedy())
         else:

@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from cairn.core.paths import FILE_MODE, ensure_dir
 from cairn.core.llm.runtime import CONVERSATION, Runtime, library_version
 from cairn.core.llm.session import Session
 
@@ -45,9 +46,9 @@ def save(session: Session, path: Path) -> int:
     header = json.dumps({"fingerprint": fingerprint(session.rt), "tokens": session.tokens,
                          "scores": [round(s, 4) for s in session.scores]}).encode()
     state = session.rt.state_get(CONVERSATION)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
+    with os.fdopen(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, FILE_MODE), "wb") as f:
         f.write(MAGIC + struct.pack("<I", len(header)) + header + state)
         f.flush()
         os.fsync(f.fileno())

@@ -7,7 +7,7 @@ memory touches its row, its vector, its full-text entry and the history in one t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
-from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
+from cairn.core.errors import DatabaseBusy, EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
 from cairn.core.memory import forgetting, retrieve, store, store_retention
 from cairn.core.memory.db import Database, connect, schema_version
 from cairn.core.memory.embed import Embedder, make_embedder
@@ -26,6 +26,8 @@ from cairn.core.memory.textcheck import check_text
 from cairn.core.memory.vectors import Vectors, key_text
 
 __all__ = ["MemoryBank", "SweepReport", "TurnResult"]
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot name a memory
+MAX_K = 10_000  # most memories one recall returns
 
 
 class MemoryBank(RetentionMixin):
@@ -49,7 +51,22 @@ class MemoryBank(RetentionMixin):
         settings = settings or Settings()
         embedder = embedder or make_embedder(settings, models_dir)
         db = connect(path, settings.storage.busy_timeout_ms)
-        return cls(db, embedder, settings, clock or SystemClock(), in_memory_index)
+        bank = cls(db, embedder, settings, clock or SystemClock(), in_memory_index)
+        try:
+            bank._finish_scrub()
+        except BaseException:
+            bank.close()
+            raise
+        return bank
+
+    def _finish_scrub(self) -> None:
+        """Empty the write-ahead log if an earlier purge could not (a reader was in the way)."""
+        with self.db.guard():
+            pending = store.meta_get(self.db.conn, "scrub_pending")
+        if pending and self.db.clear_wal():
+            with self.db.atomic() as conn:
+                store.meta_delete(conn, "scrub_pending")
+            self.db.clear_wal()
 
     def close(self) -> None:
         self.vectors.close()
@@ -83,6 +100,10 @@ class MemoryBank(RetentionMixin):
                 f"embedder is {self.embedder.id} (dimension {self.embedder.dim}); they cannot be mixed.",
                 hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
 
+    def embed_keys(self, keys: list[str]) -> np.ndarray:
+        """Vectors of embedding keys (:func:`cairn.core.memory.vectors.key_text`), checked."""
+        return self._embed(keys)
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         vectors = self.embedder.embed(texts)
         if vectors.shape != (len(texts), self.embedder.dim):
@@ -104,8 +125,9 @@ class MemoryBank(RetentionMixin):
             raise InvalidInput(f"Importance must be between 0 and 1, got {importance}.")
         vector = self._embed([key_text(text, source.speaker)])[0]
         values = new_values(text, kind, source, pinned, self.clock.now())
+        background = self._prescore(text)
         with self.db.atomic() as conn:
-            memory, code = self._store(conn, values, vector, importance, None)
+            memory, code = self._store(conn, values, vector, importance, None, background)
         self.vectors.after_commit_add(memory.id, code)
         return memory
 
@@ -173,6 +195,9 @@ class MemoryBank(RetentionMixin):
                 vector = self._embed([key_text(new.text, new.source.speaker)])[0]
                 code = self.vectors.put(conn, memory_id, vector, active=not new.forgotten)
                 store.fts_put(conn, memory_id, new.source.speaker, new.text, store.fts_context(conn, memory_id))
+                for neighbour in store.adjacent_in_source(conn, new):
+                    if neighbour is not None:  # its context held the old text
+                        self._relink(conn, neighbour)
                 store.df_add(conn, old.text, -1)
                 store.df_add(conn, new.text, +1)
             store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
@@ -183,77 +208,136 @@ class MemoryBank(RetentionMixin):
         return new
 
     def pin(self, memory_id: int, pinned: bool = True) -> Memory:
-        return self.update(memory_id, pinned=pinned)
+        return self.pin_many([memory_id], pinned)[0]
+
+    def pin_many(self, ids: Iterable[int], pinned: bool = True) -> list[Memory]:
+        """Pin (or unpin) several memories: all of them, or, if any id is unknown, none."""
+        ids = _unique(ids)
+        with self.db.atomic() as conn:
+            self._get_all(conn, ids)
+            return [self.update(i, pinned=pinned) for i in ids]
 
     def forget(self, memory_id: int, reason: str | None = None) -> Memory:
         """Tombstone a memory: hidden from recall, restorable. Forgetting twice changes nothing."""
+        return self.forget_many([memory_id], reason)[0]
+
+    def forget_many(self, ids: Iterable[int], reason: str | None = None) -> list[Memory]:
+        """Forget several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
-            memory = self._get(conn, memory_id)
-            if memory.forgotten:
-                return memory
-            now = self.clock.now()
-            store.update_memory(conn, memory_id, {"forgotten_at": now, "forgotten_by": "user"})
-            if store.vec_table_exists(conn):
-                store.vec_set_active(conn, memory_id, False)
-            store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
-            result = self._get(conn, memory_id)
-        self.vectors.after_commit_remove(memory_id)
-        return result
+            done = [self._forget(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
+        for memory in done:
+            self.vectors.after_commit_remove(memory.id)
+        return done
+
+    def _forget(self, conn: Any, memory: Memory, reason: str | None) -> Memory:
+        if memory.forgotten:
+            return memory
+        now = self.clock.now()
+        store.update_memory(conn, memory.id, {"forgotten_at": now, "forgotten_by": "user"})
+        if store.vec_table_exists(conn):
+            store.vec_set_active(conn, memory.id, False)
+        store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
+        return self._get(conn, memory.id)
 
     def restore(self, memory_id: int, reason: str | None = None) -> Memory:
         """Undo :meth:`forget`, an archive or a merge. Restoring a live memory changes nothing.
 
         Restoring an archived memory counts as a recall (it was wanted), so the next sweep does
         not archive it again straight away."""
+        return self.restore_many([memory_id], reason)[0]
+
+    def restore_many(self, ids: Iterable[int], reason: str | None = None) -> list[Memory]:
+        """Restore several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
-            memory = self._get(conn, memory_id)
-            if not memory.forgotten:
-                return memory
-            now = self.clock.now()
-            changes: dict[str, Any] = {"forgotten_at": None, "forgotten_by": None, "replaced_by": None}
-            if memory.archived:
-                changes["last_recalled_at"] = now
-                changes["strength"] = forgetting.reinforce(memory.strength, now - memory.age_anchor, self.curve())
-            store.update_memory(conn, memory_id, changes)
-            if store.vec_table_exists(conn):
-                store.vec_set_active(conn, memory_id, True)
-            store.add_history(conn, memory.uid, "restore", now, {"forgotten_at": memory.forgotten_at},
-                              {"forgotten_at": None}, reason)
-            result = self._get(conn, memory_id)
-        self.vectors.invalidate()  # its code is reloaded with the others on the next search
-        return result
+            done = [self._restore(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
+        self.vectors.invalidate()  # their codes are reloaded with the others on the next search
+        return done
+
+    def _restore(self, conn: Any, memory: Memory, reason: str | None) -> Memory:
+        if not memory.forgotten:
+            return memory
+        now = self.clock.now()
+        changes: dict[str, Any] = {"forgotten_at": None, "forgotten_by": None, "replaced_by": None}
+        if memory.archived:
+            changes["last_recalled_at"] = now
+            changes["strength"] = forgetting.reinforce(memory.strength, now - memory.age_anchor, self.curve())
+        store.update_memory(conn, memory.id, changes)
+        if store.vec_table_exists(conn):
+            store.vec_set_active(conn, memory.id, True)
+        store.add_history(conn, memory.uid, "restore", now, {"forgotten_at": memory.forgotten_at},
+                          {"forgotten_at": None}, reason)
+        return self._get(conn, memory.id)
 
     def purge(self, memory_id: int, reason: str | None = None) -> str:
-        """Erase a memory for good: row, vector, full text, its text in history, the logged turns
-        it came from, and the near-duplicate copies merged into it. Returns its uid."""
-        with self.db.atomic() as conn:
-            memory = self._get(conn, memory_id)
-            copies = store_retention.merged_into(conn, memory_id)
-            for gone in [memory, *copies]:
-                self._erase(conn, gone, reason)
-        for gone in [memory, *copies]:
-            self.vectors.after_commit_remove(gone.id)
-        with self.db.guard():
-            store.fts_optimize(self.db.conn)  # old FTS segments still hold the words
-            store.checkpoint(self.db.conn)  # and the WAL still holds the old pages
-        return memory.uid
+        """Erase a memory for good; returns its uid. See :meth:`purge_many`."""
+        return self.purge_many([memory_id], reason)[0]
 
-    def _erase(self, conn: Any, memory: Memory, reason: str | None) -> None:
-        store.delete_memory(conn, memory.id)
-        if store.vec_table_exists(conn):
-            store.vec_delete(conn, memory.id)
-        store.fts_delete(conn, memory.id)
-        store.df_add(conn, memory.text, -1)
-        store_retention.delete_turns_of(conn, memory.id)
-        store.scrub_history_text(conn, memory.uid)
-        store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
+    def purge_many(self, ids: Iterable[int], reason: str | None = None) -> list[str]:
+        """Erase memories for good, all or none: row, vector, full text (and their text in the
+        neighbouring turns' full-text context), their text in the history, the logged turns they
+        came from, near-duplicate copies merged into them and facts extracted from their turns.
+        Then the freed pages are overwritten and the write-ahead log is emptied, so no copy of the
+        text is left in any database file. Returns the uids of the memories asked for.
+
+        Refuses (:class:`cairn.core.errors.DatabaseBusy`, nothing changed) while another connection
+        holds a read that would keep old pages alive, after waiting up to the busy timeout."""
+        ids = _unique(ids)
+        self._require_no_readers("purge")
+        with self.db.atomic() as conn:
+            asked = self._get_all(conn, ids)
+            gone = self._erase_all(conn, store.purge_closure(conn, asked), reason)
+        for memory in gone:
+            self.vectors.after_commit_remove(memory.id)
+        self._scrub("purge")
+        return [m.uid for m in asked]
+
+    def _erase_all(self, conn: Any, memories: list[Memory], reason: str | None) -> list[Memory]:
+        for memory in memories:
+            store.delete_memory(conn, memory.id)
+            if store.vec_table_exists(conn):
+                store.vec_delete(conn, memory.id)
+            store.fts_delete(conn, memory.id)
+            store.df_add(conn, memory.text, -1)
+            store_retention.delete_turns_of(conn, memory.id)
+            store.scrub_history_text(conn, memory.uid)
+            store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
+        for neighbour in store.source_neighbours(conn, [(m.source.ref, m.id) for m in memories]):
+            self._relink(conn, neighbour)
+        return memories
+
+    def _relink(self, conn: Any, memory: Memory) -> None:
+        """Rebuild a memory's full-text context from its current neighbours in the same source
+        (after one of them was purged or edited, its old text must not linger there)."""
+        before, after = store.adjacent_in_source(conn, memory)
+        lines = [key_text(m.text, m.source.speaker) for m in (before, after) if m is not None]
+        store.fts_put(conn, memory.id, memory.source.speaker, memory.text, "\n".join(lines))
+
+    def _require_no_readers(self, action: str) -> None:
+        if not self.db.clear_wal():
+            raise DatabaseBusy(
+                f"Another program is reading the memory database {self.db.path}, so the {action} could not remove "
+                "every copy of the text; nothing was changed.",
+                hint="Close other Cairn windows or commands (or stop the Cairn daemon) and try again.")
+
+    def _scrub(self, action: str) -> None:
+        """After erasing: merge the full-text segments (old ones still hold the words), then copy the
+        log into the database file and empty it (old page images hold the text)."""
+        with self.db.atomic() as conn:
+            store.fts_optimize(conn)
+        if not self.db.clear_wal():
+            with self.db.atomic() as conn:
+                store.meta_set(conn, "scrub_pending", "1")
+            raise DatabaseBusy(
+                f"The {action} is done, but another program started reading the memory database meanwhile, so old "
+                "copies of the text stay in its write-ahead log until that program stops.",
+                hint="Close it; Cairn empties the log the next time it opens the database.")
 
     def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
         """Re-embed every memory with the configured embedder; returns how many."""
         with self.db.atomic() as conn:
             total = sum(store.count_memories(conn).values())
             for key in ("embedder_id", "embedder_dim", "vector_centre"):
-                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+                store.meta_delete(conn, key)
             self._ensure_embedder(conn)
             done = 0
             pending: list[Memory] = []
@@ -286,8 +370,8 @@ class MemoryBank(RetentionMixin):
         """The memories most relevant to ``query``; recalling a memory reinforces it."""
         query = check_text(query, self.settings.recall.max_query_bytes, "Query", "recall.max_query_bytes")
         k = self.settings.recall.default_k if k is None else k
-        if k < 1:
-            raise InvalidInput(f"k must be at least 1, got {k}.")
+        if not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be from 1 to {MAX_K:,}, got {k}.")
         with self.db.guard():
             self._ensure_embedder(self.db.conn, create=False)
             hits = retrieve.search(self.db.conn, self.embedder, self.vectors, query, k,
@@ -300,6 +384,11 @@ class MemoryBank(RetentionMixin):
     def get(self, memory_id: int) -> Memory:
         with self.db.guard():
             return self._get(self.db.conn, memory_id)
+
+    def get_many(self, ids: Iterable[int]) -> list[Memory]:
+        """The memories with ``ids`` (each once, in order); NotFound naming every unknown id."""
+        with self.db.guard():
+            return self._get_all(self.db.conn, _unique(ids))
 
     def list(self, state: str = "live", limit: int | None = None, offset: int = 0,
              kind: str | None = None) -> list[Memory]:
@@ -330,10 +419,18 @@ class MemoryBank(RetentionMixin):
     # ---- helpers ----------------------------------------------------------------------------
 
     def _get(self, conn: Any, memory_id: int) -> Memory:
-        memory = store.get_memory(conn, memory_id)
-        if memory is None:
-            raise NotFound(f"No memory with id {memory_id}.", hint="`cairn memories list --all` shows every id.")
-        return memory
+        return self._get_all(conn, [memory_id])[0]
+
+    def _get_all(self, conn: Any, ids: list[int]) -> list[Memory]:
+        """The memories with ``ids``, in that order; NotFound naming every unknown id."""
+        found = store.get_many(conn, [i for i in ids if 0 < i <= MAX_ID])
+        missing = [i for i in ids if i not in found]
+        if missing:
+            named = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            what = f"No memory with id {named}" if len(missing) == 1 else f"No memories with ids {named}"
+            tail = "." if len(ids) == 1 else "; nothing was changed."
+            raise NotFound(what + tail, hint="`cairn memories list --all` shows every id.")
+        return [found[i] for i in ids]
 
     def _check(self, text: str, what: str = "Memory text") -> str:
         return check_text(text, self.settings.memory.max_text_bytes, what)
@@ -355,6 +452,10 @@ class BankProbe:
     def document_frequency(self, words: list[str]) -> dict[str, int]:
         with self._bank.db.guard():
             return store.document_frequency(self._bank.db.conn, words)
+
+
+def _unique(ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in ids))
 
 
 def _stored_embedder(conn: Any) -> tuple[str, int] | None:

@@ -18,11 +18,12 @@ import numpy as np
 
 from cairn.core.clock import Clock
 from cairn.core.config import Settings
+from cairn.core.errors import NotFound
 from cairn.core.memory import consolidate, forgetting, store, store_retention, sweep
 from cairn.core.memory.records import Memory, Recalled, Source, snapshot
-from cairn.core.memory.retention import (Background, Context, Importance, ImportanceModel, ModelBackground,
-                                         TokenSurprisal, WordFrequencyBackground, content_words, features,
-                                         words, worth_storing)
+from cairn.core.memory.retention import (Background, Context, FixedBackground, Importance, ImportanceModel,
+                                         ModelBackground, TokenSurprisal, WordFrequencyBackground, content_words,
+                                         features, words, worth_storing)
 from cairn.core.memory.vectors import Vectors, key_text
 
 NEIGHBOURS = 256  # recent memories a new one is compared with (novelty, duplicates, contradictions)
@@ -80,15 +81,26 @@ class RetentionMixin:
         r = self.settings.retention
         return forgetting.Curve(r.min_strength_days, r.max_strength_days, r.recall_gain, r.recall_floor_days)
 
+    def _prescore(self, text: str) -> FixedBackground:
+        """Everything slow about scoring a text, done before its write transaction begins: the
+        weights file, the word list and the background surprisal (an LLM pass, when one is used).
+        Writers then hold the database lock for milliseconds, not the length of a model load."""
+        self.importance_model()
+        warm = getattr(self.background, "warm", None)
+        if warm is not None:
+            warm()
+        bits = self.background.surprisal(text, content_words(words(text)))
+        return FixedBackground(self.background.id, bits)
+
     def _assess(self, conn: Any, text: str, source: Source, vector: np.ndarray,
-                previous_text: str | None) -> tuple[Importance, list[consolidate.Neighbour]]:
+                previous_text: str | None, background: Background) -> tuple[Importance, list[consolidate.Neighbour]]:
         """Importance of a new text, and its closest recent memories."""
         ids, matrix = store_retention.recent_vectors(conn, source.ref, NEIGHBOURS)
         sims = matrix @ np.asarray(vector, dtype=np.float32) if ids else np.zeros(0)
         content = content_words(words(text))
         context = Context(store.approximate_count(conn), store.document_frequency(conn, sorted(set(content))),
                           float(sims.max()) if len(sims) else 0.0, previous_text)
-        importance = self.importance_model().score(features(text, context, self.background))
+        importance = self.importance_model().score(features(text, context, background))
         top = {ids[i]: float(sims[i]) for i in np.argsort(-sims)[:5]} if len(sims) else {}
         found = store.get_many(conn, list(top))
         near = [consolidate.Neighbour(i, sim, found[i].text, found[i].source.speaker, _when(found[i]))
@@ -98,12 +110,12 @@ class RetentionMixin:
     # ---- arrival ----------------------------------------------------------------------------
 
     def _store(self, conn: Any, values: dict[str, Any], vector: np.ndarray, importance: float | None,
-               previous_text: str | None) -> tuple[Memory, np.ndarray | None]:
+               previous_text: str | None, background: Background) -> tuple[Memory, np.ndarray | None]:
         """Insert a memory scored on arrival, then consolidate it with its recent neighbours."""
         self._ensure_embedder(conn)  # type: ignore[attr-defined]  # before comparing vectors
         source = Source(values["source_type"], values["source_ref"], tuple(json.loads(values["source_turns"])),
                         values["source_time"], values["source_speaker"])
-        assessed, near = self._assess(conn, values["text"], source, vector, previous_text)
+        assessed, near = self._assess(conn, values["text"], source, vector, previous_text, background)
         score = assessed.score if importance is None else float(importance)
         values = {**values, "importance": score, "strength": forgetting.initial_strength(score, self.curve()),
                   "importance_parts": json.dumps(assessed.parts, sort_keys=True),
@@ -161,6 +173,7 @@ class RetentionMixin:
         keep = pinned or (memorable and (self.settings.retention.store_trivial or worth_storing(text)))
         source = Source("conversation", conversation, (turn,) if turn else (), at, speaker)
         vector = self._embed([key_text(text, speaker)])[0] if keep else None  # type: ignore[attr-defined]
+        background = self._prescore(text) if keep else None
         with self.db.atomic() as conn:
             log_id = store_retention.log_turn(conn, conversation, turn, speaker, text, at)
             if vector is None:
@@ -169,11 +182,47 @@ class RetentionMixin:
             before = store_retention.last_turn(conn, conversation, log_id)
             previous = before.text if before is not None and before.speaker != speaker else None
             values = new_values(text, "conversation", source, pinned, self.clock.now())
-            memory, code = self._store(conn, values, vector, None, previous)
+            assert background is not None
+            memory, code = self._store(conn, values, vector, None, previous, background)
             store_retention.link_turn(conn, log_id, memory.id)
         self.vectors.after_commit_add(memory.id, code)
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
         return TurnResult(log_id, memory, reason)
+
+    def conversations(self, limit: int | None = None, offset: int = 0) -> list[store_retention.ConversationSummary]:
+        """The logged conversations (every turn, including questions to the assistant), newest first."""
+        with self.db.guard():
+            return store_retention.conversations(self.db.conn, limit, offset)
+
+    def conversation(self, name: str) -> list[store_retention.LoggedTurn]:
+        """A conversation's logged turns, in order; NotFound if there is none of that name."""
+        with self.db.guard():
+            turns = store_retention.conversation(self.db.conn, name)
+        if not turns:
+            raise NotFound(f"No conversation called {name!r} in the log.",
+                           hint="`cairn conversations list` shows them.")
+        return turns
+
+    def purge_conversation(self, names: list[str], with_memories: bool = False,
+                           reason: str | None = None) -> dict[str, Any]:
+        """Erase conversations from the log, all or none (and, ``with_memories``, the memories their
+        turns became, as :meth:`purge_many` does), leaving no copy of their text in the files."""
+        self._require_no_readers("purge")  # type: ignore[attr-defined]
+        with self.db.atomic() as conn:
+            known = {c.name for c in store_retention.conversations(conn)}
+            missing = [n for n in names if n not in known]
+            if missing:
+                raise NotFound(f"No conversation called {', '.join(map(repr, missing))} in the log; nothing was changed.",
+                               hint="`cairn conversations list` shows them.")
+            memory_ids = [i for n in names for i in store_retention.delete_conversation(conn, n)]
+            gone: list[Memory] = []
+            if with_memories and memory_ids:
+                found = store.get_many(conn, memory_ids)
+                gone = self._erase_all(conn, store.purge_closure(conn, list(found.values())), reason)  # type: ignore[attr-defined]
+        for memory in gone:
+            self.vectors.after_commit_remove(memory.id)
+        self._scrub("purge")  # type: ignore[attr-defined]
+        return {"conversations": names, "memories_purged": [m.id for m in gone]}
 
     def summarise(self, conversation: str, summariser: consolidate.Summariser,
                   after_log_id: int = 0) -> list[Memory]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +24,13 @@ import sqlite_vec
 
 from cairn.core.errors import SchemaTooNew, StorageError
 from cairn.core.memory.migrations import MIGRATIONS
-from cairn.core.paths import ensure_dir
+from cairn.core.paths import FILE_MODE, ensure_dir, private_file
 
 log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+BEGIN_RETRIES = 5  # BEGIN IMMEDIATE attempts when the busy timeout ran out (nothing was done yet)
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True)
@@ -118,16 +122,13 @@ class Database:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Any]:
-        """One write transaction (BEGIN IMMEDIATE); nested calls join the outer one."""
+        """One write transaction (BEGIN IMMEDIATE). A nested call is a SAVEPOINT: an exception
+        inside it rolls back only what the nested block did, then propagates."""
         if self._depth:
-            self._depth += 1
-            try:
-                yield self.conn
-            finally:
-                self._depth -= 1
+            yield from self._savepoint()
             return
         with self.guard():
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             self._depth = 1
             try:
                 yield self.conn
@@ -138,6 +139,57 @@ class Database:
                 self.conn.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """One read transaction: every query inside sees the same snapshot of the database."""
+        if self._depth:
+            yield self.conn
+            return
+        with self.guard():
+            self.conn.execute("BEGIN DEFERRED")
+            self._depth = 1
+            try:
+                yield self.conn
+            finally:
+                self._depth = 0
+                self.conn.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[Any]:
+        self._depth += 1
+        name = f"cairn_{self._depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, retried with back-off if the busy timeout ran out (another writer held
+        the lock that long): safe, since nothing has happened yet."""
+        for attempt in range(BEGIN_RETRIES):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except self.driver.error as exc:
+                if not is_busy(exc) or attempt == BEGIN_RETRIES - 1:
+                    raise
+                log.info("database busy; retrying BEGIN (%d)", attempt + 1)
+                time.sleep(0.05 * 2 ** attempt)
+
+    def clear_wal(self) -> bool:
+        """Copy every logged page into the database file and truncate the write-ahead log. Waits
+        for other connections' reads up to the busy timeout; False if one still holds an older
+        snapshot (the log then keeps old page images)."""
+        with self.guard():
+            busy, _log, _done = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(busy) == 0
 
     def close(self, optimize: bool = True) -> None:
         if self.conn is None:
@@ -170,10 +222,31 @@ def check_file(path: Path) -> None:
                            hint="Restore it from a backup or an export (cairn import).")
 
 
+def is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def make_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (its WAL and SHM files then inherit the
+    mode), and narrow the modes an older Cairn left on the file and its side files."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"Cannot create the memory database {path}: {exc.strerror or exc}.",
+                           hint="Make the Cairn home writable, or set CAIRN_HOME to a writable folder.") from exc
+    for suffix in ("", *SIDE_FILES):
+        private_file(path.with_name(path.name + suffix))
+
+
 def connect(path: Path, busy_timeout_ms: int = 10_000, migrate: bool = True) -> Database:
     """Open (creating if needed) the memory database at ``path``, ready to use."""
     check_file(path)
     ensure_dir(path.parent)
+    make_private(path)
     drv = driver()
     try:
         conn = drv.module.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)

@@ -118,6 +118,7 @@ def make_embedder(settings: Settings, models_dir: Path | None = None) -> Embedde
 
     model = DEFAULT_MODEL if name == "auto" else name
     folder = models_dir / "embedders" / model
+    _clean_interrupted(models_dir)
     if not (folder / MANIFEST).is_file():
         try:
             _install_bundled(models_dir, model)
@@ -127,6 +128,15 @@ def make_embedder(settings: Settings, models_dir: Path | None = None) -> Embedde
             log.info("no sentence-embedding model installed; using the hashing embedder")
             return HashingEmbedder(settings.memory.hashing_dim)
     return OnnxEmbedder(folder, threads=settings.memory.embed_threads)
+
+
+def _clean_interrupted(models_dir: Path) -> None:
+    """Remove what a killed install left behind (a glob when there is nothing to do)."""
+    parent = models_dir / "embedders"
+    if parent.is_dir() and any(p.is_dir() for p in parent.glob(".*-*")):
+        from cairn.models.embedders import clean_interrupted
+
+        clean_interrupted(models_dir)
 
 
 def _install_bundled(models_dir: Path, model: str) -> None:

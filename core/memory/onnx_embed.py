@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cairn.core.privacy import lock_down
 from cairn.core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def _load_tokenizer(path: Path, max_len: int) -> Any:
 
 
 def load_session(path: Path, threads: int) -> Any:
+    lock_down()  # again, in case the environment was changed since cairn.core was imported
     import onnxruntime as ort
 
     if not path.is_file():

@@ -210,6 +210,48 @@ def speakers(conn: Any) -> list[str]:
     return [r[0] for r in rows]
 
 
+def adjacent_in_source(conn: Any, memory: Memory) -> tuple[Memory | None, Memory | None]:
+    """The memories just before and after ``memory`` from the same source (any state)."""
+    if not memory.source.ref:
+        return None, None
+    after = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id > ? ORDER BY id LIMIT 1",
+                         (memory.source.ref, memory.id)).fetchone()
+    return previous_in_source(conn, memory.source.ref, memory.id), _row_to_memory(after) if after else None
+
+
+def source_neighbours(conn: Any, places: list[tuple[str | None, int]]) -> list[Memory]:
+    """The memories now adjacent to each (source ref, id) place, e.g. of memories just deleted."""
+    out: dict[int, Memory] = {}
+    for ref, memory_id in places:
+        if not ref:
+            continue
+        for sql in (f"{_SELECT} WHERE source_ref = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                    f"{_SELECT} WHERE source_ref = ? AND id > ? ORDER BY id LIMIT 1"):
+            row = conn.execute(sql, (ref, memory_id)).fetchone()
+            if row:
+                out[row[0]] = _row_to_memory(row)
+    return list(out.values())
+
+
+def purge_closure(conn: Any, memories: list[Memory]) -> list[Memory]:
+    """What purging ``memories`` must erase: them, the copies merged into them (transitively), and
+    the facts extracted from the same conversation turns."""
+    out = {m.id: m for m in memories}
+    frontier = list(memories)
+    while frontier:
+        m = frontier.pop()
+        rows = conn.execute(f"{_SELECT} WHERE replaced_by = ?", (m.id,)).fetchall()
+        if m.source.ref and m.source.turns:
+            rows += [r for r in conn.execute(f"{_SELECT} WHERE kind = 'fact' AND source_ref = ? AND id != ?",
+                                             (m.source.ref, m.id)).fetchall()
+                     if set(json.loads(r[COLUMNS.index("source_turns")])) & set(m.source.turns)]
+        for row in rows:
+            if row[0] not in out:
+                out[row[0]] = _row_to_memory(row)
+                frontier.append(out[row[0]])
+    return list(out.values())
+
+
 def previous_in_source(conn: Any, source_ref: str, before: int) -> Memory | None:
     row = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id < ? ORDER BY id DESC LIMIT 1",
                        (source_ref, before)).fetchone()
@@ -381,5 +423,5 @@ def meta_set(conn: Any, key: str, value: str) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def checkpoint(conn: Any) -> None:
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+def meta_delete(conn: Any, key: str) -> None:
+    conn.execute("DELETE FROM meta WHERE key = ?", (key,))

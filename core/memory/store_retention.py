@@ -52,6 +52,53 @@ def conversation(conn: Any, name: str, limit: int | None = None) -> list[LoggedT
     return [LoggedTurn(*r) for r in rows.fetchall()]
 
 
+@dataclass(frozen=True)
+class ConversationSummary:
+    name: str
+    turns: int
+    memories: int  # turns that became memories
+    first_at: float
+    last_at: float
+
+
+def conversations(conn: Any, limit: int | None = None, offset: int = 0) -> list[ConversationSummary]:
+    """Every logged conversation, the most recent first."""
+    rows = conn.execute("SELECT conversation, COUNT(*), COUNT(memory_id), MIN(at), MAX(at) FROM conversation_log "
+                        "GROUP BY conversation ORDER BY MAX(id) DESC LIMIT ? OFFSET ?",
+                        (-1 if limit is None else limit, offset)).fetchall()
+    return [ConversationSummary(*r) for r in rows]
+
+
+def delete_conversation(conn: Any, name: str) -> list[int]:
+    """Erase a conversation's logged turns; returns the ids of the memories they became."""
+    ids = [r[0] for r in conn.execute("SELECT DISTINCT memory_id FROM conversation_log WHERE conversation = ? "
+                                      "AND memory_id IS NOT NULL", (name,)).fetchall()]
+    conn.execute("DELETE FROM conversation_log WHERE conversation = ?", (name,))
+    return ids
+
+
+def count_turns(conn: Any) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM conversation_log").fetchone()[0])
+
+
+def iter_turns(conn: Any, batch: int = 1000) -> Any:
+    """Every logged turn in id order (for export)."""
+    last = 0
+    while True:
+        rows = conn.execute("SELECT id, conversation, turn, speaker, text, at, memory_id FROM conversation_log "
+                            "WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            return
+        yield from (LoggedTurn(*r) for r in rows)
+        last = rows[-1][0]
+
+
+def has_turn(conn: Any, conversation: str, turn: str | None, speaker: str | None, text: str, at: float) -> bool:
+    row = conn.execute("SELECT 1 FROM conversation_log WHERE conversation = ? AND turn IS ? AND speaker IS ? "
+                       "AND text = ? AND at = ?", (conversation, turn, speaker, text, at)).fetchone()
+    return row is not None
+
+
 def delete_turns_of(conn: Any, memory_id: int) -> None:
     """Erase the logged turns a memory came from (purge must leave no copy of its text)."""
     conn.execute("DELETE FROM conversation_log WHERE memory_id = ?", (memory_id,))

@@ -1,9 +1,11 @@
-"""Export and import of a memory bank as JSON Lines, lossless for memories and their history.
+"""Export and import of a memory bank as JSON Lines, lossless for memories, their history and the
+conversation log (format: :mod:`cairn.core.memory.export_format`).
 
-Line 1 is a header (format, version, embedder); each further line is one memory with its whole
-history. Vectors are derived data: import re-embeds with the bank's embedder, and the header
-records which embedder the exporting bank used. Import is all-or-nothing and idempotent:
-memories whose uid the bank already has are skipped.
+Vectors are derived data: import re-embeds with the bank's embedder, and the header records which
+embedder the exporting bank used. Export reads one consistent snapshot (a read transaction), so the
+counts in its header and end marker are those of the lines written. Import checks the whole file
+first (end marker, checksum, every value), then adds everything in one transaction; it is
+idempotent: memories whose uid the bank already has, and turns it already logged, are skipped.
 """
 
 from __future__ import annotations
@@ -14,16 +16,13 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cairn.core.clock import iso
-from cairn.core.errors import InvalidInput
-from cairn.core.memory import store
+from cairn.core.memory import export_format as fmt
+from cairn.core.memory import store, store_retention
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.records import Memory
-from cairn.core.memory.textcheck import check_text, decode_utf8
+from cairn.core.memory.vectors import key_text
 
-FORMAT = "cairn-export"
-VERSION = 2  # 2 added forgotten_by, replaced_by (a uid), valid_from/valid_to, importance_parts
-_REQUIRED = ("uid", "text", "kind", "source", "created_at", "updated_at", "pinned", "importance",
-             "strength", "last_recalled_at", "recall_count", "forgotten_at")
+FORMAT, VERSION = fmt.FORMAT, fmt.VERSION
 
 
 @dataclass(frozen=True)
@@ -31,26 +30,50 @@ class ImportReport:
     added: int
     skipped: int
     source_embedder: dict[str, Any] | None
+    turns_added: int = 0
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    memories: int
+    turns: int
 
 
 def export(bank: MemoryBank, out: TextIO) -> int:
-    """Write every memory (live and forgotten) with its history; returns how many."""
+    """Write every memory (live and forgotten) with its history, then the conversation log, then
+    the end marker; returns how many memories."""
+    return export_all(bank, out).memories
+
+
+def export_all(bank: MemoryBank, out: TextIO) -> ExportReport:
     stored = bank.stored_embedder()
-    header = {"format": FORMAT, "version": VERSION, "exported_at": iso(bank.clock.now()),
-              "embedder": {"id": stored[0], "dim": stored[1]} if stored else None}
-    out.write(json.dumps(header, ensure_ascii=False) + "\n")
-    count = 0
-    with bank.db.guard():
-        for memory in store.iter_memories(bank.db.conn):
-            record = memory.to_dict()
-            del record["id"]
-            if memory.replaced_by is not None:
-                survivor = store.get_memory(bank.db.conn, memory.replaced_by)
-                record["replaced_by"] = survivor.uid if survivor else None
-            record["history"] = [_history_record(h) for h in store.history(bank.db.conn, memory.uid)]
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+    with bank.db.reading() as conn:
+        counts = store.count_memories(conn)
+        records, turns = counts["live"] + counts["forgotten"], store_retention.count_turns(conn)
+        digest = fmt.Checksum()
+        embedder = {"id": stored[0], "dim": stored[1]} if stored else None
+        out.write(digest.line(fmt.dump(fmt.header(iso(bank.clock.now()), embedder, records, turns))))
+        uids: dict[int, str] = {}
+        for memory in store.iter_memories(conn):
+            uids[memory.id] = memory.uid
+            out.write(digest.line(fmt.dump(_memory_record(conn, memory))))
+        for turn in store_retention.iter_turns(conn):
+            record = {"type": "turn", "conversation": turn.conversation, "turn": turn.turn, "speaker": turn.speaker,
+                      "text": turn.text, "at": turn.at, "memory": uids.get(turn.memory_id) if turn.memory_id else None}
+            out.write(digest.line(fmt.dump(record)))
+        out.write(fmt.dump(fmt.end_marker(records, turns, digest.hexdigest())))
+    return ExportReport(records, turns)
+
+
+def _memory_record(conn: Any, memory: Memory) -> dict[str, Any]:
+    record = memory.to_dict()
+    del record["id"]
+    if memory.replaced_by is not None:
+        survivor = store.get_memory(conn, memory.replaced_by)
+        record["replaced_by"] = survivor.uid if survivor else None
+    record["history"] = [_history_record(h) for h in store.history(conn, memory.uid)]
+    return record
 
 
 def _history_record(entry: Any) -> dict[str, Any]:
@@ -59,25 +82,39 @@ def _history_record(entry: Any) -> dict[str, Any]:
     return data
 
 
-def import_(bank: MemoryBank, lines: Iterable[bytes | str]) -> ImportReport:
-    """Read an export; add every memory the bank lacks, in one transaction."""
-    header, records = parse(lines, bank.settings.memory.max_text_bytes)
+def import_(bank: MemoryBank, lines: Iterable[bytes | str], allow_unverified: bool = False) -> ImportReport:
+    """Read an export; add every memory and logged turn the bank lacks, in one transaction.
+    Nothing is written unless the whole file checks out."""
+    parsed = fmt.parse(lines, bank.settings.memory.max_text_bytes, allow_unverified)
     with bank.db.guard():
-        fresh = [r for r in records if store.get_by_uid(bank.db.conn, r["uid"]) is None]
-    vectors = bank.embedder.embed([r["text"] for r in fresh]) if fresh else []
+        fresh = [r for r in parsed.memories if store.get_by_uid(bank.db.conn, r["uid"]) is None]
+    vectors = bank.embed_keys([key_text(r["text"], r["source"]["speaker"]) for r in fresh]) if fresh else []
     with bank.db.atomic() as conn:
         for record, vector in zip(fresh, vectors):
-            values = _columns(record)
-            if store.get_by_uid(conn, values["uid"]) is not None:
+            if store.get_by_uid(conn, record["uid"]) is not None:
                 continue  # imported by someone else meanwhile
-            bank.insert_row(conn, values, vector)  # codes reach the in-memory index on its next load
-            store.delete_history(conn, values["uid"])  # leftovers of an earlier purge of this memory
+            bank.insert_row(conn, _columns(record), vector)  # codes reach the in-memory index on its next load
+            store.delete_history(conn, record["uid"])  # leftovers of an earlier purge of this memory
             for h in record["history"]:
-                store.add_history(conn, values["uid"], h["action"], h["at"], h.get("old"), h.get("new"),
-                                  h.get("reason"))
+                store.add_history(conn, record["uid"], h["action"], h["at"], h["old"], h["new"], h["reason"])
         _link_replacements(conn, fresh)
+        turns = _add_turns(conn, parsed.turns)
     bank.vectors.invalidate()
-    return ImportReport(len(fresh), len(records) - len(fresh), header.get("embedder"))
+    return ImportReport(len(fresh), len(parsed.memories) - len(fresh), parsed.header.get("embedder"), turns,
+                        parsed.verified)
+
+
+def _add_turns(conn: Any, turns: list[dict[str, Any]]) -> int:
+    added = 0
+    for t in turns:
+        if store_retention.has_turn(conn, t["conversation"], t["turn"], t["speaker"], t["text"], t["at"]):
+            continue
+        log_id = store_retention.log_turn(conn, t["conversation"], t["turn"], t["speaker"], t["text"], t["at"])
+        memory = store.get_by_uid(conn, t["memory"]) if t["memory"] else None
+        if memory is not None:
+            store_retention.link_turn(conn, log_id, memory.id)
+        added += 1
+    return added
 
 
 def _link_replacements(conn: Any, records: list[dict[str, Any]]) -> None:
@@ -90,81 +127,18 @@ def _link_replacements(conn: Any, records: list[dict[str, Any]]) -> None:
             store.update_memory(conn, memory.id, {"replaced_by": survivor.id})
 
 
-def parse(lines: Iterable[bytes | str], max_text_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate a whole export before anything is written; errors name the line."""
-    header: dict[str, Any] | None = None
-    records: list[dict[str, Any]] = []
-    for number, raw in enumerate(lines, start=1):
-        text = decode_utf8(raw, f"export file (line {number})") if isinstance(raw, bytes) else raw
-        if not text.strip():
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"Line {number} of the import is not valid JSON ({exc.msg} at column {exc.colno}).",
-                               hint="Nothing was imported.") from exc
-        if header is None:
-            header = _check_header(data, number)
-        else:
-            records.append(_check_record(data, number, max_text_bytes))
-    if header is None:
-        raise InvalidInput("The import is empty: no Cairn export header found.")
-    return header, records
-
-
-def _check_header(data: Any, number: int) -> dict[str, Any]:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InvalidInput(f"Line {number} is not a Cairn export header (expected format {FORMAT!r}).")
-    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
-        raise InvalidInput(f"This export has format version {data.get('version')!r}; this Cairn reads up to "
-                           f"{VERSION}.", hint="Upgrade Cairn to import it.")
-    return data
-
-
-def _check_record(data: Any, number: int, max_text_bytes: int) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidInput(f"Line {number} of the import is not a JSON object.")
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        raise InvalidInput(f"Line {number} of the import lacks {', '.join(missing)}.")
-    check_text(data["text"], max_text_bytes, f"The text on line {number}")
-    history = data.get("history", [])
-    if not isinstance(history, list) or not all(isinstance(h, dict) and "action" in h and "at" in h
-                                                for h in history):
-        raise InvalidInput(f"Line {number} of the import has a malformed history.")
-    if not isinstance(data["source"], dict):
-        raise InvalidInput(f"Line {number} of the import has a malformed source.")
-    bad = [k for k in _NUMBERS if not _is_number(data[k], nullable=k in _NULLABLE)]
-    if bad or not isinstance(data["uid"], str) or not isinstance(data["kind"], str):
-        raise InvalidInput(f"Line {number} of the import has values of the wrong type "
-                           f"({', '.join(bad) or 'uid/kind'}).")
-    return data
-
-
-_NUMBERS = ("created_at", "updated_at", "importance", "strength", "last_recalled_at", "recall_count",
-            "forgotten_at")
-_NULLABLE = ("last_recalled_at", "forgotten_at")
-
-
-def _is_number(value: Any, nullable: bool) -> bool:
-    if value is None:
-        return nullable
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _columns(record: dict[str, Any]) -> dict[str, Any]:
     src = record["source"]
-    return {"uid": record["uid"], "text": record["text"].strip(), "kind": record["kind"],
-            "source_type": src.get("type", "import"), "source_ref": src.get("ref"),
-            "source_turns": json.dumps(list(src.get("turns", []))), "source_time": src.get("time"),
-            "source_speaker": src.get("speaker"),
+    return {"uid": record["uid"], "text": record["text"], "kind": record["kind"],
+            "source_type": src["type"], "source_ref": src["ref"], "source_turns": json.dumps(src["turns"]),
+            "source_time": src["time"], "source_speaker": src["speaker"],
             "created_at": record["created_at"], "updated_at": record["updated_at"],
-            "pinned": int(bool(record["pinned"])), "importance": record["importance"],
+            "pinned": int(record["pinned"]), "importance": record["importance"],
             "strength": record["strength"], "last_recalled_at": record["last_recalled_at"],
             "recall_count": record["recall_count"], "forgotten_at": record["forgotten_at"],
-            "forgotten_by": record.get("forgotten_by"), "valid_from": record.get("valid_from"),
-            "valid_to": record.get("valid_to"),
-            "importance_parts": json.dumps(record.get("importance_parts") or {}, sort_keys=True)}
+            "forgotten_by": record["forgotten_by"], "valid_from": record["valid_from"],
+            "valid_to": record["valid_to"],
+            "importance_parts": json.dumps(record["importance_parts"], sort_keys=True)}
 
 
 def same_memory(a: Memory, b: Memory) -> bool:

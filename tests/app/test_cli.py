@@ -43,11 +43,12 @@ def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     export = tmp_path / "out.jsonl"
     r = cairn("export", str(export))
     assert r.code == 0 and "Exported 3 memories" in r.err
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
     r = cairn("memories", "purge", "--yes", str(first["id"]))
     assert r.code == 0 and "Purged" in r.out
     assert "Lisbon" not in cairn("memories", "list", "--all").out
     r = cairn("import", str(export), "--json")
-    assert json.loads(r.out) == {"added": 1, "skipped": 2,
+    assert json.loads(r.out) == {"added": 1, "skipped": 2, "turns_added": 0, "verified": True,
                                  "source_embedder": {"id": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}}
     listed = {m["text"]: m["id"] for m in json.loads(cairn("memories", "list", "--json").out)}
     assert len(listed) == 3 and "My sister Ana lives in Lisbon" in listed
@@ -199,7 +200,7 @@ def test_embedder_mismatch_and_reindex(cairn, isolated_home: Path) -> None:  # t
 def test_doctor_reports_the_installation(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     r = cairn("doctor")
     assert r.code == 0, r.out
-    for needle in ("python", "SQLite 3.", "sqlite-vec v", "fts5", "not created yet", "memory-only mode", "llama.cpp 0.3"):
+    for needle in ("python", "SQLite 3.", "sqlite-vec v", "fts5", "not created yet", "(bundled)", "llama.cpp 0.3"):
         assert needle in r.out
     cairn("remember", "x y z")
     data = json.loads(cairn("doctor", "--json").out)

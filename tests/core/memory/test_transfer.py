@@ -1,5 +1,6 @@
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,10 @@ def test_round_trip_reproduces_memories_and_history(bank: MemoryBank, clock: Man
     (['{"format": "something-else"}'], "not a Cairn export header"),
     (['{"format": "cairn-export", "version": 99}'], "version 99"),
     (["HEADER", '{"uid": "x"}'], "Line 1 .* not valid JSON"),
-    (["HEADER", '{"uid": "x"}'], "Line 2 of the import lacks"),
+    (["HEADER", '{"uid": "x"}'], r"Line 2 \(a memory\), field text: missing"),
     (["HEADER", "GOOD", "{not json"], "Line 3 .* not valid JSON"),
-    (["HEADER", "GOOD", "[1, 2]"], "Line 3 .* not a JSON object"),
-    (["HEADER", "GOOD", "WRONGTYPE"], "Line 3 .* wrong type"),
+    (["HEADER", "GOOD", "[1, 2]"], "Line 3, the import: not a JSON object"),
+    (["HEADER", "GOOD", "WRONGTYPE"], r"Line 3 \(a memory\), field created_at: \"yesterday\" is not a time"),
 ])
 def test_bad_imports_name_the_line_and_change_nothing(bank: MemoryBank, clock: ManualClock,
                                                       lines: list[str], message: str) -> None:
@@ -72,6 +73,69 @@ def test_bad_imports_name_the_line_and_change_nothing(bank: MemoryBank, clock: M
     with pytest.raises(InvalidInput, match=message):
         transfer.import_(bank, [subst.get(line, line) for line in lines])
     assert [m.to_dict() for m in bank.list("all")] == before
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("pinned", "no", 'field pinned: "no" is not true or false'),
+    ("created_at", 1e20, "field created_at: 1e+20 is not a time"),
+    ("importance", 2, "field importance: 2 is not a number from 0 to 1"),
+    ("strength", float("nan"), "field strength: nan is not a number"),
+    ("recall_count", -1, "field recall_count: -1 is not a whole number"),
+    ("text", "\u200b\ufeff ", "field text has no visible characters"),
+    ("kind", "", 'field kind: "" is not a text'),
+    ("source", {"type": "telepathy"}, 'field source.type: "telepathy" is not one of'),
+    ("history", [{"action": "teleport", "at": 1.0}], 'field history[0].action: "teleport" is not one of'),
+    ("uid", "../../etc", 'field uid: "../../etc" is not a memory uid'),
+])
+def test_every_bad_value_is_named_with_line_and_field(bank: MemoryBank, tmp_path: Path, field: str, value: object,
+                                                      problem: str) -> None:
+    bank.remember("Ana lives in Lisbon")
+    lines = export_text(bank).splitlines()
+    record = json.loads(lines[1])
+    record[field] = value
+    lines[1] = json.dumps(record)
+    with MemoryBank.open(tmp_path / "other.db") as other:
+        with pytest.raises(InvalidInput, match=re.escape("Line 2 (a memory), " + problem)):
+            transfer.import_(other, lines)
+        assert other.list("all") == []
+
+
+def test_truncated_altered_or_shortened_exports_are_refused(bank: MemoryBank, clock: ManualClock,
+                                                            tmp_path: Path) -> None:
+    for i in range(6):
+        bank.remember(f"memory number {i} about the garden and the river")
+    bank.log_turn("chat-1", "what did I plant?", speaker="user", memorable=False)
+    lines = export_text(bank).splitlines()
+    assert json.loads(lines[0])["records"] == 6 and json.loads(lines[0])["turns"] == 1
+    assert json.loads(lines[-1])["format"] == "cairn-export-end"
+    altered = [*lines]
+    altered[2] = altered[2].replace("garden", "gardem")
+    cases = {"cut at a line boundary": (lines[:4], "no end marker: the file was cut short after 3 of 6"),
+             "a line removed": (lines[:3] + lines[4:], "list a different number"),
+             "a value changed": (altered, "checksum does not match"),
+             "a line after the end": (lines + [lines[1]], "comes after the end marker")}
+    with MemoryBank.open(tmp_path / "other.db") as other:
+        for case, (given, message) in cases.items():
+            with pytest.raises(InvalidInput, match=message):
+                transfer.import_(other, given)
+            assert other.list("all") == [] and other.conversations() == [], case
+        report = transfer.import_(other, lines)
+        assert (report.added, report.turns_added, report.verified) == (6, 1, True)
+        assert [t.text for t in other.conversation("chat-1")] == ["what did I plant?"]
+        assert transfer.import_(other, lines).turns_added == 0  # idempotent for turns too
+
+
+def test_old_exports_need_explicit_consent(bank: MemoryBank, tmp_path: Path) -> None:
+    bank.remember("Ana lives in Lisbon")
+    lines = export_text(bank).splitlines()
+    header = json.loads(lines[0])
+    header["version"] = 2
+    old = [json.dumps(header), lines[1]]  # a version 2 file: no end marker
+    with MemoryBank.open(tmp_path / "other.db") as other:
+        with pytest.raises(InvalidInput, match="version 2, which has no end marker"):
+            transfer.import_(other, old)
+        report = transfer.import_(other, old, allow_unverified=True)
+        assert (report.added, report.verified) == (1, False)
 
 
 def test_invalid_utf8_line(bank: MemoryBank, clock: ManualClock) -> None:
