@@ -1,37 +1,51 @@
-"""One assistant turn: gate -> recall -> prompt -> generate -> write back.
+"""One assistant turn: gate -> recall -> answer -> write back. The memory proves, the model phrases,
+the user sees the proof.
 
-The only module that imports both :mod:`cairn.core.llm` and :mod:`cairn.core.memory`. Without a
-model, Cairn answers in memory-only mode: the best memories with their sources (extractive),
-and a pointer to installing a model. A question the gate sends to memory but nothing relevant
-answers gets "I have nothing about that", not an invention.
+The only module (with :mod:`cairn.core.phrasing`) that imports both :mod:`cairn.core.llm` and
+:mod:`cairn.core.memory`. :func:`open` assembles the assistant from the settings; the CLI, the
+daemon and the GUI all call it.
+
+A personal question gets, in order: nothing (no memory clears the relevance floor); a decline
+naming who or what no memory is about ("I have nothing about Melanie in your memories"); a date
+worked out from the memory that holds it ("when" questions); or a short answer phrased by the
+model from the memories shown, checked against them, and replaced by the memory's own sentence
+when it names, counts or dates anything they do not hold. Every such answer carries the quoted
+memories (id, date, source). A general question goes to the model without memory (and says so);
+a statement is stored with provenance and acknowledged. Without a model, Cairn answers in
+memory-only mode and says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from cairn.core.clock import iso
+from cairn.core import grounding
+from cairn.core.clock import Clock, SystemClock, iso
+from cairn.core.config import AssistantSettings, Settings
 from cairn.core.errors import ContextFullError
 from cairn.core.llm.chat import Chat
+from cairn.core.llm.loader import ModelChoice, ModelSlot, resolve_choice
 from cairn.core.llm.prompt import Message
 from cairn.core.llm.runtime import Sampling
+from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.embed import Embedder
 from cairn.core.memory.gate import Decision, Gate, State, is_request
 from cairn.core.memory.records import Memory, Recalled, Source
+from cairn.core.paths import Paths, secure
+from cairn.core.phrasing import Phraser
 
 log = logging.getLogger(__name__)
 NOTHING = "I have nothing about that in your memories."
-NO_MODEL = "(Memory-only mode: no language model is set up. `cairn models pull llama-3.2-1b-instruct` and " \
-           "`llm.model` in the settings give full answers.)"
-SYSTEM = ("You are Cairn, a private assistant running on the user's own computer. When memories are given, "
-          "answer from them and cite the ids you used like [#12]. If they do not answer the question, say so.")
-GATE_PROMPT = ("Decide whether answering the user's message needs their personal memories (things they told "
-               "you before). Reply <RET> if it does, NO if general knowledge or the message itself is enough.")
+SYSTEM = "You are Cairn, a private assistant on the user's own computer. Reply in one or two short sentences."
 EXTRACT_PROMPT = ("List the facts about the user's life in their message as a JSON array of short, self-contained "
                   "sentences (third person, with names and dates). Reply [] if there are none.")
 FACTS_GRAMMAR = r"""
@@ -40,156 +54,280 @@ string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ["\\/bfnrt] ){3,200} "\"" ws
 ws     ::= [ \n]?
 """
 MAX_FACT_CHARS = 300
-UNSURE = (0.2, 0.8)  # gate probabilities between which the model is consulted
+PHRASE_WORDS = 30  # a phrased answer longer than this is not "a few words": the quote is shown instead
 WHY = re.compile(r"\b(?:why|how) do you know (?:that|this)\b|\bwhere did you get that\b", re.IGNORECASE)
-_CITE = re.compile(r"\[#(\d+)\]")
 _MARKUP = re.compile(r"<\|[^|>]{1,40}\|>(?:(?:system|user|assistant)\n)?")
 EVICTED_CHARS = 1000  # an evicted span longer than this is cut before it becomes a candidate
 
 
 def _plain(span: str) -> str:
-    """Chat text without the template's control tokens and role headers."""
+    """Chat text without the template's control tokens, role headers and control characters."""
     text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in _MARKUP.sub(" ", span))
     return " ".join(text.split())
+
+
+def memory_line(m: Memory) -> str:
+    """How a memory is shown to the user: id, date, who said it, text."""
+    when = iso(m.source.time if m.source.time is not None else m.created_at)[:10]
+    who = f" · {m.source.speaker}" if m.source.speaker else ""
+    return f"[#{m.id} · {when}{who}] {m.text}"
+
+
+def quote(m: Memory) -> str:
+    """A memory line with where it came from: what an answer shows as its proof."""
+    return f"{memory_line(m)}\n    (from {m.source.describe()})"
 
 
 @dataclass(frozen=True)
 class Answer:
     text: str
     decision: Decision
-    used: list[Recalled]  # the memories put in front of the model (or quoted, in memory-only mode)
-    cited: list[int]  # ids the reply cites
-    mode: str  # "llm" or "memory-only"
+    used: list[Recalled]  # the memories shown beside the answer (its proof), best first
+    cited: list[int]  # the ids of the memories the answer rests on
+    mode: str  # llm, memory-only, provenance
+    kind: str  # phrased, extractive, declined, nothing, general, statement, provenance, no-model
     stored: list[Memory] = field(default_factory=list)  # what this turn added to memory
+    unsupported: list[str] = field(default_factory=list)  # the model's claims no memory held (answer replaced)
+    note: str = ""  # said beside the answer: why memory was not used, why the model's words were replaced
+    finish: str = ""  # how the model's reply ended (stop, stop_sequence, length, ...); "" when no model ran
+    prompt_tokens: int = 0  # tokens the model evaluated for this answer
+
+    @property
+    def quotes(self) -> list[str]:
+        return [quote(h.memory) for h in self.used]
 
     def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "mode": self.mode, "gate": self.decision.to_dict(),
-                "used": [h.memory.id for h in self.used], "cited": self.cited,
-                "stored": [m.id for m in self.stored if m.replaced_by is None]}
+        return {"text": self.text, "mode": self.mode, "kind": self.kind, "note": self.note,
+                "gate": self.decision.to_dict(), "used": [h.memory.id for h in self.used], "cited": self.cited,
+                "quotes": [{"id": h.memory.id, "line": memory_line(h.memory), "source": h.memory.source.describe()}
+                           for h in self.used],
+                "unsupported": self.unsupported, "stored": [m.id for m in self.stored if m.replaced_by is None]}
 
 
-def memory_line(m: Memory) -> str:
-    """How a memory is shown to the model and to the user: id, date, who said it, text."""
-    when = iso(m.source.time if m.source.time is not None else m.created_at)[:10]
-    who = f" · {m.source.speaker}" if m.source.speaker else ""
-    return f"[#{m.id} · {when}{who}] {m.text}"
+OnText = Callable[[str], None] | None
+SOFT_WORDS = 40  # a general reply longer than this ends at its next full stop (small models ramble)
+
+
+class _SentenceEnd:
+    """Streams a reply and ends it at the first sentence end after SOFT_WORDS words."""
+
+    def __init__(self, on_text: OnText, cancel: Callable[[], bool] | None) -> None:
+        self._on_text, self._cancel = on_text, cancel
+        self.sofar, self.ended = "", False
+
+    def text(self, piece: str) -> None:
+        self.sofar += piece
+        if self._on_text is not None:
+            self._on_text(piece)
+
+    def cancel(self) -> bool:
+        if self._cancel is not None and self._cancel():
+            return True
+        self.ended = len(self.sofar.split()) >= SOFT_WORDS and self.sofar.rstrip().endswith((".", "!", "?"))
+        return self.ended
 
 
 class Assistant:
-    def __init__(self, bank: MemoryBank, gate: Gate, chat: Chat | None = None, *, k: int = 5,
-                 min_cosine: float = 0.3, context_tokens: int = 512, user: str = "user",
-                 sampling: Sampling = Sampling(), max_tokens: int = 256, extract_facts: bool = True) -> None:
-        self.bank, self.gate, self.chat = bank, gate, chat
-        self.k, self.min_cosine, self.context_tokens = k, min_cosine, context_tokens
-        self.user, self.sampling, self.max_tokens = user, sampling, max_tokens
-        self.extract_facts = extract_facts
+    def __init__(self, bank: MemoryBank, gate: Gate, model: ModelSlot | Chat | None = None,
+                 settings: AssistantSettings = AssistantSettings(), choice: ModelChoice | None = None,
+                 owns_bank: bool = False) -> None:
+        self.bank, self.gate, self.settings = bank, gate, settings
+        self._slot = model if isinstance(model, ModelSlot) else None
+        self._chat = model if isinstance(model, Chat) else None
+        self.choice = choice or ModelChoice(Sampling(temperature=0.0), 96, settings.answers if settings.answers !=
+                                            "auto" else "phrased", settings.llm_vote == "on",
+                                            settings.extract_facts == "on")
+        self._owns_bank = owns_bank
         self.conversation = f"chat-{uuid.uuid4().hex[:12]}"
         self._turn = 0
         self._used_memory = False
         self._evicted: list[str] = []
-        self._last_used: list[Recalled] = []
-        if chat is not None:
-            chat.session.on_evict = self._evicted.append
+        self._last: list[Recalled] = []
+        if self._chat is not None:
+            self._chat.session.on_evict = self._evicted.append
+
+    # ---- the model, loaded when a turn first needs it ------------------------------------------
+
+    @property
+    def has_model(self) -> bool:
+        return self._chat is not None or (self._slot is not None and self._slot.configured)
+
+    @property
+    def model_name(self) -> str:
+        """The chat model's file name ("" in memory-only mode)."""
+        if self._slot is not None:
+            return self._slot.path.name if self._slot.configured and self._slot.path else ""
+        return "model" if self._chat is not None else ""
+
+    @property
+    def no_model_reason(self) -> str:
+        return self._slot.reason if self._slot is not None else ("" if self._chat else "no model was given")
+
+    @property
+    def chat(self) -> Chat | None:
+        if self._chat is None and self._slot is not None:
+            self._chat = self._slot.get()
+            if self._chat is not None:
+                self._chat.session.on_evict = self._evicted.append
+        return self._chat
+
+    def close(self) -> None:
+        if self._slot is not None:
+            self._slot.close()
+        self._chat = None
+        if self._owns_bank:
+            self.bank.close()
+
+    def __enter__(self) -> "Assistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def new_conversation(self) -> None:
         """Start a new session: a new conversation id (memories persist, the chat history does not)."""
         self.conversation = f"chat-{uuid.uuid4().hex[:12]}"
         self._turn = 0
         self._used_memory = False
-        if self.chat is not None:
-            self.chat.reset()
+        if self._chat is not None:
+            self._chat.reset()
 
-    def ask(self, text: str, on_text: Callable[[str], None] | None = None,
-            cancel: Callable[[], bool] | None = None) -> Answer:
-        if WHY.search(text) and self._last_used:  # "why do you know that?": the provenance trail
-            trail = "\n\n".join(self.why(h.memory.id) for h in self._last_used)
-            if on_text is not None:
-                on_text(trail)
-            return Answer(trail, Decision(True, 1.0, "asked where an answer came from"), self._last_used, [],
-                          "provenance")
+    # ---- a turn -------------------------------------------------------------------------------
+
+    def ask(self, text: str, on_text: OnText = None, cancel: Callable[[], bool] | None = None) -> Answer:
+        if WHY.search(text) and self._last:  # "why do you know that?": the provenance trail
+            return self._emit(Answer("\n\n".join(self.why(h.memory.id) for h in self._last),
+                                     Decision(True, 1.0, "asked where an answer came from"), self._last,
+                                     [h.memory.id for h in self._last], "provenance", "provenance"), on_text)
+        if self._slot is not None and self._chat is None and is_request(text) and not grounding.is_temporal(text):
+            self._slot.prefetch()  # the model loads while the gate and recall run
+        decision = self._decide(text)
+        if not is_request(text):
+            return self._statement(text, decision, on_text)
+        shown = self._recall(text) if decision.retrieve else []
+        self._used_memory = bool(shown)
+        if decision.retrieve:
+            answer = self._from_memory(text, decision, shown)
+            self._last = [h for h in answer.used if h.memory.id in answer.cited] or answer.used
+            self._write_back(text, request=True)
+            return self._emit(answer, on_text)
+        answer = self._general(text, decision, on_text, cancel)
+        self._write_back(text, request=True)
+        return answer
+
+    def _emit(self, answer: Answer, on_text: OnText) -> Answer:
+        if on_text is not None:
+            on_text(answer.text)
+        return answer
+
+    def _mode(self) -> str:
+        return "llm" if self.has_model else "memory-only"
+
+    def _decide(self, text: str) -> Decision:
         probe = self.bank.probe()
         decision = self.gate.decide(text, probe, State(previous_used_memory=self._used_memory))
-        if self.chat is not None and UNSURE[0] < decision.confidence < UNSURE[1]:
+        if self.choice.llm_vote and self.settings.vote_low < decision.confidence < self.settings.vote_high:
             vote = self.llm_vote(text)  # ask the model only when the cheap signals are unsure
             if vote is not None:
                 decision = self.gate.decide(text, probe, State(self._used_memory, vote))
-        hits = self._recall(text) if decision.retrieve else []
-        self._used_memory = bool(hits)
-        request = is_request(text)
-        if self.chat is None:
-            stored = self._write_back(text, request)
-            reply, mode = self._extractive(decision, hits, request, stored), "memory-only"
-            if on_text is not None:
-                on_text(reply)
-        else:
-            reply, mode = self._generate(text, decision, hits, on_text, cancel), "llm"
-            stored = self._write_back(text, request)
-        cited = [int(i) for i in _CITE.findall(reply) if int(i) in {h.memory.id for h in hits}]
-        self._last_used = hits
-        return Answer(reply, decision, hits, cited, mode, stored)
+        return decision
 
     def _recall(self, text: str) -> list[Recalled]:
-        """The memories worth showing: recalled, above the relevance floor, inside the token budget."""
-        hits = [h for h in self.bank.recall(text, self.k) if h.signals.get("cosine", 0.0) >= self.min_cosine]
-        kept, budget = [], self.context_tokens
+        """The memories worth showing: recalled, above the relevance floor, inside the token budget.
+        Only these are reinforced: a memory recalled but not shown was not used."""
+        s = self.settings
+        hits = [h for h in self.bank.recall(text, s.k, touch=False) if h.signals.get("cosine", 0.0) >= s.min_cosine]
+        kept, budget = [], s.memory_tokens
+        chat = self._chat
         for h in hits:
             line = memory_line(h.memory)
-            cost = len(self.chat.rt.tokenize(line, special=False)) if self.chat else len(line) // 4 + 1
+            cost = len(chat.rt.tokenize(line, special=False)) if chat else len(line) // 4 + 1
             if cost > budget:
                 break
             kept.append(h)
             budget -= cost
+        self.bank.reinforce(kept)
         return kept
 
-    def _extractive(self, decision: Decision, hits: list[Recalled], request: bool, stored: list[Memory]) -> str:
-        if not request:
-            kept = [m for m in stored if m.replaced_by is None]
-            return f"Noted (memory #{kept[0].id})." if kept else "Noted."
-        if not decision.retrieve:
-            return "That does not need your memories, and there is no language model to answer it.\n" + NO_MODEL
-        if not hits:
-            return NOTHING
-        lines = [memory_line(h.memory) + f"\n    (from {h.memory.source.describe()})" for h in hits]
-        return "From your memories:\n" + "\n".join(lines) + "\n" + NO_MODEL
+    def _from_memory(self, text: str, decision: Decision, shown: list[Recalled]) -> Answer:
+        mems = [h.memory for h in shown]
+        if not shown:
+            return Answer(NOTHING, decision, [], [], self._mode(), "nothing")
+        missing = grounding.premise(text, mems)
+        if missing:
+            who = " or ".join(missing)
+            return Answer(f"I have nothing about {who} in your memories.", decision, shown, [], self._mode(),
+                          "declined", note="The closest memories are shown; none of them is about " + who + ".")
+        found = grounding.extractive(text, mems)
+        assert found is not None
+        cited = [found.memory.id]
+        if grounding.is_temporal(text) or self.choice.answers == "extractive" or self.chat is None:
+            note = "" if self.has_model else f"Memory-only mode: {self.no_model_reason}."
+            return Answer(found.text, decision, shown, cited, self._mode(), "extractive", note=note)
+        # The model sees only the memory that answers: with more, small models mix them up.
+        try:
+            phrased = Phraser(self.chat.rt, self.chat.template, you=self.settings.user).phrase(text, [found.memory])
+        except ContextFullError:
+            return Answer(found.text, decision, shown, cited, "llm", "extractive",
+                          note="No room beside the conversation in the model's context; this is the memory's own "
+                               "sentence.")
+        bad = grounding.unsupported(phrased.text, [found.memory], text)
+        why = (f"names {', '.join(bad)}, which the memory does not hold" if bad else
+               "did not finish" if phrased.runaway else "was empty" if not phrased.text else
+               "repeated the notes instead of answering" if grounding.copies_notes(phrased.text, PHRASE_WORDS) else
+               "only repeated the question" if grounding.adds_nothing(text, phrased.text) else "")
+        used_model = {"finish": phrased.completion.finish, "prompt_tokens": phrased.completion.prompt_tokens}
+        if not why:
+            return Answer(phrased.text, decision, shown, cited, "llm", "phrased", **used_model)
+        return Answer(found.text, decision, shown, cited, "llm", "extractive", unsupported=bad,
+                      note=f"The model's answer {why}; this is the memory's own sentence instead.", **used_model)
 
-    def _generate(self, text: str, decision: Decision, hits: list[Recalled],
-                  on_text: Callable[[str], None] | None, cancel: Callable[[], bool] | None) -> str:
-        assert self.chat is not None
-        context = None
-        if decision.retrieve:
-            context = ("Memories (cite the ids you use):\n" + "\n".join(memory_line(h.memory) for h in hits)) \
-                if hits else "No stored memory matches this question: say you have nothing about it."
-        reply = self.chat.turn(text, context=context, sampling=self.sampling, max_tokens=self.max_tokens,
-                               on_text=on_text, cancel=cancel)
-        return reply.text
+    def _general(self, text: str, decision: Decision, on_text: OnText, cancel: Callable[[], bool] | None) -> Answer:
+        chat = self.chat
+        if chat is None:
+            return self._emit(Answer("That does not need your memories, and no language model is set up to "
+                                     "answer it.", decision, [], [], "memory-only", "no-model",
+                                     note=f"Memory-only mode: {self.no_model_reason}."), on_text)
+        ender = _SentenceEnd(on_text, cancel)
+        reply = chat.turn(text, sampling=self.choice.sampling, max_tokens=self.choice.max_tokens,
+                          on_text=ender.text, cancel=ender.cancel)
+        finish = "stop" if reply.finish == "cancelled" and ender.ended else reply.finish
+        note = "Answered without your memories." + (" (The reply reached the length limit.)"
+                                                    if finish == "length" else "")
+        return Answer(reply.text, decision, [], [], "llm", "general", note=note, finish=finish,
+                      prompt_tokens=reply.prompt_tokens)
+
+    def _statement(self, text: str, decision: Decision, on_text: OnText) -> Answer:
+        stored = self._write_back(text, request=False)
+        kept = [m for m in stored if m.replaced_by is None]
+        noted = f"Noted (memory #{kept[0].id})." if kept else "Noted."
+        return self._emit(Answer(noted, decision, [], [], self._mode(), "statement", stored), on_text)
+
+    # ---- the model's side tasks ---------------------------------------------------------------
 
     def llm_vote(self, text: str) -> float | None:
         """P(<RET>): the model's own choice between needing the user's memories and not."""
-        assert self.chat is not None
-        prompt = self.chat.template.render([Message("system", GATE_PROMPT), Message("user", text)], True)
-        try:
-            return self.chat.rt.choice(self.chat.rt.tokenize(prompt), ["<RET>", "NO"])[0]
-        except ContextFullError:
-            log.info("no room for the gate prompt beside the conversation: cheap signals only")
-            return None
+        chat = self.chat
+        return None if chat is None else retrieval_vote(chat.rt, chat.template, text)
 
-    def _extract(self, text: str, turn: str) -> list[Memory]:
-        """Atomic facts from a statement, by the model under a JSON grammar, linked to the turn."""
-        assert self.chat is not None
-        prompt = self.chat.template.render([Message("system", EXTRACT_PROMPT), Message("user", text)], True)
+    def extract(self, text: str) -> list[str]:
+        """Atomic facts the model finds in a statement, kept only when the statement supports them:
+        every name, number and date in the fact is in the statement."""
+        chat = self.chat
+        if chat is None:
+            return []
+        prompt = chat.template.render([Message("system", EXTRACT_PROMPT), Message("user", text)], True)
         try:
-            raw = self.chat.rt.complete(self.chat.rt.tokenize(prompt), Sampling(temperature=0.0, grammar=FACTS_GRAMMAR),
-                                        max_tokens=160)
+            raw = chat.rt.complete(chat.rt.tokenize(prompt), Sampling(temperature=0.0, grammar=FACTS_GRAMMAR), 160)
             facts = json.loads(raw)
         except (ContextFullError, ValueError) as exc:
-            log.info("no facts extracted from turn %s: %s", turn, exc)
+            log.info("no facts extracted: %s", exc)
             return []
-        source = Source("conversation", self.conversation, (turn,), self.bank.clock.now(), self.user)
         out = []
         for fact in facts if isinstance(facts, list) else []:
             fact = " ".join(str(fact).split())[:MAX_FACT_CHARS]
-            if len(fact) >= 3 and fact.casefold() != text.strip().casefold():
-                out.append(self.bank.remember(fact, kind="fact", source=source))
+            if len(fact) >= 3 and fact.casefold() != text.strip().casefold() and grounding.supported_by(fact, text):
+                out.append(fact)
         return out
 
     def _write_back(self, text: str, request: bool) -> list[Memory]:
@@ -197,12 +335,14 @@ class Assistant:
         carries information; spans evicted from the model's context become candidates too."""
         self._turn += 1
         stored = []
-        turn = self.bank.log_turn(self.conversation, text, speaker=self.user, turn=f"T{self._turn}",
+        turn = self.bank.log_turn(self.conversation, text, speaker=self.settings.user, turn=f"T{self._turn}",
                                   memorable=not request)
         if turn.memory is not None:
             stored.append(turn.memory)
-            if self.chat is not None and self.extract_facts:
-                stored += self._extract(text, f"T{self._turn}")
+            if self.choice.extract_facts:
+                source = Source("conversation", self.conversation, (f"T{self._turn}",), self.bank.clock.now(),
+                                self.settings.user)
+                stored += [self.bank.remember(f, kind="fact", source=source) for f in self.extract(text)]
         while self._evicted:
             span = _plain(self._evicted.pop(0))
             if span:
@@ -217,3 +357,29 @@ class Assistant:
         trail = [memory_line(m), f"  from {m.source.describe()}"]
         trail += [f"  {iso(h.at)}  {h.action}" + (f" ({h.reason})" if h.reason else "") for h in self.bank.history(m.id)]
         return "\n".join(trail)
+
+
+def open(settings: Settings, paths: Paths, *, bank: MemoryBank | None = None, clock: Clock | None = None,
+         embedder: Embedder | None = None, model: str | None = None) -> Assistant:
+    """The assistant as the settings describe it: the user's bank (made private on open), the
+    gate, and the chat model (loaded on first use; ``model`` overrides ``llm.model``)."""
+    llm = settings.llm if model is None else _with_model(settings, model)
+    owns = bank is None
+    if bank is None:
+        secure(paths)
+        bank = MemoryBank.open(paths.database, settings, embedder=embedder, clock=clock or SystemClock(),
+                               models_dir=paths.models_dir)
+    try:
+        g = settings.gate
+        gate = Gate.load(Path(g.weights_file).expanduser() if g.weights_file else None, threshold=g.threshold)
+        slot = ModelSlot(llm, paths.models_dir, SYSTEM)
+    except BaseException:
+        if owns:
+            bank.close()
+        raise
+    choice = resolve_choice(llm, settings.assistant, slot.path)
+    return Assistant(bank, gate, slot, settings.assistant, choice, owns_bank=owns)
+
+
+def _with_model(settings: Settings, model: str) -> Any:
+    return dataclasses.replace(settings.llm, model=model)

@@ -26,8 +26,9 @@ from cairn.core.memory.timeref import day_text, resolve_relative
 
 _WORD = re.compile(r"[\w'’]+")
 _CAPITAL = re.compile(r"\b[A-Z][\w'’-]*")
+_QUOTED = re.compile(r"[\"“][^\"”]{1,80}[\"”]")
 _NUMBER = re.compile(r"\b\d[\d,.:]*\b")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bvs\.)\s+")
 MONTHS = ("january february march april may june july august september october november december").split()
 WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
@@ -100,7 +101,7 @@ def about(memory: Memory) -> list[str]:
                                                 for a, b in spans)
               or len(re.findall(rf"\b{re.escape(n)}\b", text)) > len([1 for _, _, v in address if v == n])]
     speaker = memory.source.speaker
-    if speaker and (tokens & FIRST or not tokens & SECOND):
+    if speaker and (tokens & FIRST or not tokens & SECOND) and not _asks(text):  # a question tells nothing of its asker
         people.append(speaker)
     if tokens & SECOND:
         people += [v for _, _, v in address]
@@ -115,7 +116,7 @@ def supports_name(memory: Memory, name: str) -> bool:
 def premise(question: str, shown: list[Memory]) -> list[str]:
     """The names the question asks about that the answering memory does not support (empty: the
     premise holds, or there is nothing to check)."""
-    asked = names(question)
+    asked = names(_QUOTED.sub(" ", question))  # a quoted title ("Becoming Nicole") is not a person
     if not asked or not shown:
         return []
     best = evidence(question, shown, require_names=False)
@@ -197,6 +198,16 @@ class Extracted:
     memory: Memory
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_EXPLICIT = re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_MONTH}(?:,? \d{{4}})?|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?"
+                       rf"(?:,? \d{{4}})?|(?:in |since ){_MONTH}(?: \d{{4}})?|(?:in |since )(?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def explicit_dates(text: str) -> list[str]:
+    """Dates a text states outright ("the 14th of April", "March 21", "in June 2023")."""
+    return [m.group(0).removeprefix("in ").removeprefix("since ") for m in _EXPLICIT.finditer(text)]
+
+
 def is_temporal(question: str) -> bool:
     return bool(TEMPORAL.search(question))
 
@@ -210,9 +221,9 @@ def extractive(question: str, shown: list[Memory]) -> Extracted | None:
     sentence = best_sentence(question, best.text)
     if is_temporal(question):
         when = best.source.time if best.source.time is not None else best.created_at
-        dates = resolve_relative(sentence, when) or resolve_relative(best.text, when)
-        return Extracted((dates[0] if dates else day_text(datetime.fromtimestamp(when, tz=timezone.utc).date())) + ".",
-                         best)
+        dates = explicit_dates(sentence) or resolve_relative(sentence, when) or resolve_relative(best.text, when)
+        day = dates[0] if dates else day_text(datetime.fromtimestamp(when, tz=timezone.utc).date())
+        return Extracted(day[0].upper() + day[1:] + ".", best)
     return Extracted(sentence, best)
 
 
@@ -224,3 +235,27 @@ def best_sentence(question: str, text: str) -> str:
     scored = max(sentences, key=lambda s: (len(wanted & words(s)), -sentences.index(s)))
     cleaned = _INTERJECTION.sub("", scored).strip()
     return cleaned[0].upper() + cleaned[1:] if cleaned else scored
+
+
+def supported_by(fact: str, text: str) -> bool:
+    """Whether ``text`` supports ``fact``: every name, number and date of the fact is in the text,
+    and most of its content words (at least two thirds) are too."""
+    said = words(text)
+    if any(not (words(c) and words(c) <= said) for c in claims(fact)):
+        return False
+    wanted = content_words(fact)
+    return not wanted or len(wanted & said) * 3 >= len(wanted) * 2
+
+
+def adds_nothing(question: str, answer: str) -> bool:
+    """Whether an answer only repeats the question ("Who teaches me the cello?" "The cello."):
+    no content word, name or number that the question does not already have."""
+    asked = words(question)
+    return not ({_stem(w) for w in _WORD.findall(answer) if len(w) > 2 and not is_stopword(w.casefold())} - asked) \
+        and not set(_NUMBER.findall(answer)) - asked
+
+
+def copies_notes(answer: str, max_words: int) -> bool:
+    """Whether a phrased answer is a copy of the prompt's notes ("... said: ...") or far longer
+    than the few words asked for."""
+    return "said:" in answer or len(answer.split()) > max_words

@@ -40,9 +40,9 @@ def when(m: Memory) -> float:
 def note(m: Memory, you: str = "user") -> str:
     """A memory as the model sees it: its day, who said it, its text, and what its relative dates mean."""
     day = day_text(datetime.fromtimestamp(when(m), tz=timezone.utc).date())
-    who = m.source.speaker or "the user"
+    who = m.source.speaker or "you"
     if who == you:
-        who = "the user"
+        who = "you"
     text = " ".join(m.text.split())
     text = text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS].rsplit(" ", 1)[0] + " ..."
     resolved = resolve_relative(m.text, when(m))

@@ -62,6 +62,11 @@ def bundled_dir(s: EmbedderSpec) -> Path | None:
     return base / "model" if base and (base / "model" / "model.safetensors").is_file() else None
 
 
+def _lock(parent: Path, name: str) -> FileLock:
+    """The install lock of embedder ``name``: beside the models, not among them."""
+    return FileLock(ensure_dir(parent.parent / ".locks") / f"embedder-{name}.lock")
+
+
 def _install(models_dir: Path, name: str, fill: Any) -> Path:
     """Build the model folder in a temporary sibling, check it loads, then rename into place.
 
@@ -72,7 +77,7 @@ def _install(models_dir: Path, name: str, fill: Any) -> Path:
         ensure_dir(target.parent)
     except CairnError as exc:
         raise ModelLoadError(exc.message, hint=exc.hint) from exc
-    with FileLock(target.parent / f".{name}.lock"):
+    with _lock(target.parent, name):
         remove_abandoned(target.parent, name)
         try:
             work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
@@ -109,7 +114,7 @@ def clean_interrupted(models_dir: Path) -> list[Path]:
     gone: list[Path] = []
     names = {p.name[1:].rsplit("-", 1)[0] for p in parent.glob(".*-*") if p.is_dir()}
     for name in sorted(names):
-        lock = FileLock(parent / f".{name}.lock")
+        lock = _lock(parent, name)
         if lock.acquire(blocking=False):
             try:
                 gone += remove_abandoned(parent, name)

@@ -12,6 +12,7 @@ import click
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core.bench import answer, gate, llm, locomo, madial, retention, scale, writers
+from cairn.core.llm import catalog
 from cairn.core.memory.embed import make_embedder
 
 
@@ -113,20 +114,30 @@ def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool)
          cross_validate=cross_validate, ablate=ablate)
 
 
+def _model(name: str) -> Path | None:
+    """``--model``: auto (the bundled model, else none), none, synthesized, a name or a path."""
+    if name in ("none", "synthesized"):
+        return None
+    return catalog.chat_model(get_app().paths.models_dir, name)
+
+
+MODEL_HELP = "auto (the bundled SmolLM2), an installed model's name, or a GGUF path"
+
+
 @bench.command("llm")
-@click.option("--model", "model", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A GGUF model (default: a random-weight model of a real shape, synthesized and cached).")
+@click.option("--model", "model", default="auto", show_default=True,
+              help=MODEL_HELP + "; synthesized: a random-weight model of --shape.")
 @click.option("--shape", type=click.Choice(["0.5b", "1b", "tiny"]), default="0.5b", show_default=True,
               help="Shape of the synthesized model (Qwen2.5-0.5B or Llama-3.2-1B dimensions, Q8_0).")
 @click.option("--threads", type=click.IntRange(min=0, max=256), default=0, help="CPU threads (0 = auto).")
 @json_option
-def llm_cmd(model: Path | None, shape: str, threads: int) -> None:
+def llm_cmd(model: str, shape: str, threads: int) -> None:
     """Decode speed vs raw llama-cpp-python, time to first token at turn 2 vs 50, eviction over a
     10x-context chat, snapshot restore vs re-evaluation."""
     app = get_app()
     progress = _Progress()
     try:
-        report = llm.run(model, cache=app.paths.cache_dir / "models", shape=shape, threads=threads,
+        report = llm.run(_model(model), cache=app.paths.cache_dir / "models", shape=shape, threads=threads,
                          progress=progress)
     finally:
         progress.close()
@@ -139,19 +150,27 @@ def llm_cmd(model: Path | None, shape: str, threads: int) -> None:
 @click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
               help="PopQA-format world-knowledge questions: must not retrieve.")
 @click.option("--cross-validate", is_flag=True, help="Score each conversation with weights fitted on the others.")
+@click.option("--llm-vote", "vote", default=None, metavar="MODEL",
+              help="Also score with this model's <RET> vote in the unsure band (auto: the bundled model).")
 @json_option
-def gate_cmd(personal: Path, world: Path, cross_validate: bool) -> None:
+def gate_cmd(personal: Path, world: Path, cross_validate: bool, vote: str | None) -> None:
     """Retrieval-gate accuracy, precision/recall of "retrieve", skip rate and latency, vs always/never."""
     run_job(f"Retrieval gate ({personal.name} + {world.name})", gate.run, personal, world,
-            cross_validate=cross_validate)
+            cross_validate=cross_validate, vote_model=_model(vote) if vote else None)
 
 
 @bench.command("answer")
 @click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + "; none: memory-only.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Questions to ask, spread evenly over conversations and categories (default: all).")
 @json_option
-def answer_cmd(path: Path) -> None:
-    """Memory-only answers to LoCoMo questions: evidence quoted with its date, abstention on category 5."""
-    run_job(f"Memory-only answers ({path.name})", answer.run, path)
+def answer_cmd(path: Path, model: str, limit: int | None) -> None:
+    """LoCoMo answers: token F1 per category, abstention on category 5, evidence shown, unsupported
+    content, citations; the guarded model vs no memory, recent turns and memory-only."""
+    chosen = _model(model)
+    title = f"Answers ({path.name}, {chosen.name if chosen else 'memory-only'})"
+    run_job(title, answer.run, path, model=chosen, limit=limit)
 
 
 @bench.command("writers")

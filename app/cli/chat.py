@@ -1,44 +1,38 @@
 """`cairn ask` and `cairn chat`: the assistant in the terminal.
 
-Both show per turn whether memory was used and which. `cairn chat` reads lines (a terminal or a
-pipe) and understands /remember TEXT, /forget ID, /why ID, /memories, /new, /quit.
+Both show each answer with the memories it rests on (id, date, source), or say that memory was not
+used. `cairn chat` reads lines (a terminal or a pipe) and understands /remember TEXT, /forget ID,
+/why ID, /memories, /new, /quit.
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from pathlib import Path
-
 import click
 
-from cairn.app.cli.context import App, get_app, json_option
+from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json, memory_line as list_line
-from cairn.core.assistant import SYSTEM, Answer, Assistant
-from cairn.core.llm import catalog, kv
-from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import LoadOptions, Runtime
-from cairn.core.llm.session import Session
-from cairn.core.memory.gate import Gate
+from cairn.core import assistant as assistant_mod
+from cairn.core.assistant import Answer, Assistant
 
 
-def build(app: App, stack: ExitStack) -> Assistant:
-    """The assistant on the user's bank, with the configured model if there is one."""
-    s = app.settings
-    g = Gate.load(Path(s.gate.weights_file).expanduser() if s.gate.weights_file else None, threshold=s.gate.threshold)
-    chat = None
-    if s.llm.model not in ("", "none"):
-        rt = stack.enter_context(Runtime(catalog.resolve(app.paths.models_dir, s.llm.model),
-                                         LoadOptions.from_settings(s.llm)))
-        session = Session(rt, kv.Eviction(s.llm.eviction, sinks=s.llm.sink_tokens))
-        chat = Chat(rt, session, system=SYSTEM)
-    return Assistant(app.bank(), g, chat)
+def build() -> Assistant:
+    """The assistant on the user's bank, as the settings describe it."""
+    app = get_app()
+    return assistant_mod.open(app.settings, app.paths, bank=app.bank())
 
 
 def show(answer: Answer, streamed: bool) -> None:
+    """The answer, then its proof: the quoted memories, the note, and what the gate decided."""
     if not streamed:
         click.echo(answer.text)
-    used = ", ".join(f"#{h.memory.id}" for h in answer.used)
+    if answer.used and answer.kind != "provenance":
+        click.echo("From your memories:" if answer.kind != "declined" else "The closest memories:")
+        for line in answer.quotes:
+            click.echo(f"  {line}")
+    if answer.note:
+        click.secho(f"({answer.note})", dim=True)
     gate = "memory" if answer.decision.retrieve else "no memory"
+    used = ", ".join(f"#{h.memory.id}" for h in answer.used)
     click.secho(f"  [{gate}: {answer.decision.reason}; used {used or 'none'}]", dim=True, err=True)
 
 
@@ -46,10 +40,10 @@ def show(answer: Answer, streamed: bool) -> None:
 @click.argument("question")
 @json_option
 def ask(question: str) -> None:
-    """Ask one question; shows whether memory was used and which."""
+    """Ask one question; the answer comes with the memories it rests on."""
     app = get_app()
-    with ExitStack() as stack:
-        answer = build(app, stack).ask(question)
+    with build() as assistant:
+        answer = assistant.ask(question)
     if app.as_json:
         emit_json(answer.to_dict())
     else:
@@ -59,12 +53,10 @@ def ask(question: str) -> None:
 @click.command()
 def chat() -> None:
     """Talk with Cairn (/remember, /forget ID, /why ID, /memories, /new, /quit)."""
-    app = get_app()
     stream = click.get_text_stream("stdin")
-    with ExitStack() as stack:
-        assistant = build(app, stack)
-        if assistant.chat is None:
-            click.echo("Memory-only mode (no model configured): answers quote your memories.", err=True)
+    with build() as assistant:
+        if not assistant.has_model:
+            click.echo(f"Memory-only mode ({assistant.no_model_reason}): answers quote your memories.", err=True)
         for line in stream:
             text = line.strip()
             if not text:

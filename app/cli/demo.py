@@ -1,17 +1,20 @@
-"""`cairn demo`: a scripted diary remembered into a throwaway bank, then recalled with provenance."""
+"""`cairn demo`: a two-session conversation with the assistant on a throwaway bank, then forgetting."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from cairn.app.cli.context import get_app
-from cairn.app.cli.output import recalled_lines, shorten
+from cairn.app.cli.chat import show
+from cairn.app.cli.output import shorten
+from cairn.core import assistant as assistant_mod
+from cairn.core.assistant import Assistant
 from cairn.core.clock import ManualClock, iso, parse_when
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.records import Source
 
 # (when, text): a fortnight of one person's notes to their assistant.
 DIARY: list[tuple[str, str]] = [
@@ -41,46 +44,60 @@ CHAT: list[tuple[str, str]] = [
     ("Maya", "ok"),
 ]
 
+# Session 2, a week later: questions answered from memory, a general one, and "why?".
 QUESTIONS = [
     "What am I allergic to?",
     "When is my brother's birthday?",
-    "Who teaches me music?",
-    "What does the cat need?",
-    "Where am I travelling this autumn, and with whom?",
+    "Who teaches me the cello?",
+    "Why do you know that?",
+    "Who am I going to Kyoto with?",
+    "What is the capital of Japan?",
 ]
 
 
 @click.command()
-@click.option("-k", "k", default=2, show_default=True, type=click.IntRange(min=1), help="Memories per question.")
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1, max=20),
+              help="Memories recalled per question.")
 def demo(k: int) -> None:
-    """Show Cairn's main job on its built-in defaults, in a throwaway home."""
+    """Show Cairn's main job on its built-in defaults, in a throwaway home: two sessions of a
+    conversation with the assistant, then forgetting and a sweep."""
     app = get_app()
+    settings = replace(app.settings, assistant=replace(app.settings.assistant, k=k, user="Maya"))
     with tempfile.TemporaryDirectory(prefix="cairn-demo-") as home:
         clock = ManualClock(parse_when(DIARY[0][0]))
-        with MemoryBank.open(Path(home) / "memory.db", app.settings, clock=clock,
+        with MemoryBank.open(Path(home) / "memory.db", settings, clock=clock,
                              models_dir=app.paths.models_dir) as bank:
-            _remember_diary(bank, clock)
-            _ask(bank, clock, k)
+            with assistant_mod.open(settings, app.paths, bank=bank) as assistant:
+                _session_one(assistant, clock)
+                _session_two(assistant, clock)
             _forget_and_restore(bank)
             _chat_and_sweep(bank, clock)
     click.echo("\nThe demo's memory bank was temporary and is gone. Your own lives in "
-               f"{app.paths.database} - try `cairn remember \"...\"` and `cairn recall \"...\"`.")
+               f"{app.paths.database} - try `cairn chat`, `cairn remember \"...\"` and `cairn ask \"...\"`.")
 
 
-def _remember_diary(bank: MemoryBank, clock: ManualClock) -> None:
-    click.secho(f"Remembering a diary of {len(DIARY)} notes (embedder: {bank.embedder.id}, "
-                f"dim {bank.embedder.dim})", bold=True)
+def _session_one(assistant: Assistant, clock: ManualClock) -> None:
+    bank = assistant.bank
+    model = assistant.model_name or f"none: memory-only mode ({assistant.no_model_reason})"
+    click.secho(f"Session 1: Maya tells Cairn about her life (embedder: {bank.embedder.id}; model: {model})",
+                bold=True)
     for when, text in DIARY:
         clock.set(parse_when(when))
-        m = bank.remember(text, source=Source("demo", "maya-diary", (), clock.now()))
-        click.echo(f"  #{m.id:<3} {iso(m.source.time)[:16]}  {shorten(text, 80)}")
+        answer = assistant.ask(text)
+        click.echo(f"  {iso(clock.now())[:16]}  Maya: {shorten(text, 70)}")
+        click.secho(f"{'':19}Cairn: {answer.text}", dim=True)
 
 
-def _ask(bank: MemoryBank, clock: ManualClock, k: int) -> None:
+def _session_two(assistant: Assistant, clock: ManualClock) -> None:
     clock.set(parse_when("2024-03-15T09:00"))
+    assistant.new_conversation()
+    click.secho("\nSession 2, the next day: a new conversation; the chat history is gone, the memories are not.",
+                bold=True)
     for question in QUESTIONS:
         click.secho(f"\n> {question}", bold=True)
-        click.echo(recalled_lines(bank.recall(question, k)))
+        answer = assistant.ask(question, on_text=lambda piece: click.echo(piece, nl=False))
+        click.echo()
+        show(answer, streamed=True)
 
 
 def _forget_and_restore(bank: MemoryBank) -> None:

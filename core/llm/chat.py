@@ -50,6 +50,16 @@ class Chat:
         self.session.truncate(0)
         self._cached = ""
 
+    def rewind(self) -> None:
+        """Back to just the system prompt, keeping its cache: the next turn evaluates only itself."""
+        system = [m for m in self.messages[:1] if m.role == "system"]
+        if not system or self._cached is None:
+            self.reset()
+            return
+        self.messages = system
+        self.session.truncate(self.session.protected)
+        self._cached = self.template.render(system, False)
+
     def _tokens(self, messages: list[Message], generation: bool) -> list[int]:
         return self.rt.tokenize(self.template.render(messages, generation), special=True)
 

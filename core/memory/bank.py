@@ -378,7 +378,7 @@ class MemoryBank(RetentionMixin):
                                    filters or RecallFilters(), self.settings.recall, use)
         hits = self._weigh_retention(hits)
         if touch and hits:
-            self._reinforce(hits)
+            self.reinforce(hits)
         return hits
 
     def get(self, memory_id: int) -> Memory:

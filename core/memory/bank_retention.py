@@ -247,8 +247,12 @@ class RetentionMixin:
 
     # ---- recall -----------------------------------------------------------------------------
 
-    def _reinforce(self, hits: list[Recalled]) -> None:
-        """A recall strengthens each recalled memory (spacing effect) and restarts its clock."""
+    def reinforce(self, hits: list[Recalled]) -> None:
+        """Strengthen each memory that was used (spacing effect) and restart its clock: recall does
+        this for every hit unless told not to (``touch=False``), so that a caller that shows only
+        some of them reinforces just those."""
+        if not hits:
+            return
         now = self.clock.now()
         curve = self.curve()
         updates = [(h.memory.id, forgetting.reinforce(h.memory.strength, now - h.memory.age_anchor, curve))

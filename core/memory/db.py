@@ -277,9 +277,22 @@ def _prepare(conn: Any, busy_timeout_ms: int) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         return  # refused by apply_migrations without writing anything
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    mode = _switch_to_wal(conn)
     if str(mode).lower() != "wal":
         log.warning("journal_mode is %s, not WAL", mode)
+
+
+def _switch_to_wal(conn: Any) -> str:
+    """Turn on write-ahead logging. Two processes creating the same new database at once can find
+    it busy while the other switches; that is retried, like BEGIN."""
+    for attempt in range(BEGIN_RETRIES):
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except Exception as exc:  # the driver's error class (sqlite3 or sqlean)
+            if not is_busy(exc) or attempt == BEGIN_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 def schema_version(db: Database) -> int:

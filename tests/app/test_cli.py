@@ -214,7 +214,10 @@ def test_doctor_reports_the_installation(cairn, isolated_home: Path) -> None:  #
 def test_demo_runs_in_a_throwaway_home(cairn, isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     r = cairn("demo")
     assert r.code == 0, r.err
-    assert "allergic to penicillin" in r.out and "from demo · maya-diary" in r.out
+    assert "allergic to penicillin" in r.out and "Memory-only" not in r.out
+    assert "From your memories:\n  [#2 · 2024-03-01 · Maya] I'm allergic to penicillin" in r.out
+    assert "14th of April." in r.out and "Answered without your memories." in r.out
+    assert "said by Maya" in r.out  # "why do you know that?" shows the provenance trail
     assert "hidden from recall while forgotten: yes" in r.out
     assert not (isolated_home / "memory.db").exists()
 
@@ -353,7 +356,7 @@ def test_models_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-unty
 
 
 def test_bench_llm_json_contract(cairn) -> None:  # type: ignore[no-untyped-def]
-    r = cairn("bench", "llm", "--shape", "tiny", "--json")
+    r = cairn("bench", "llm", "--model", "synthesized", "--shape", "tiny", "--json")
     assert r.code == 0, r.err
     report = json.loads(r.out)
     for key in ("decode_ratio_vs_raw", "ttft_turn50_over_turn2", "restore_ms", "reprefill_ms", "evictions", "errors"):

