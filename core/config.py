@@ -73,7 +73,8 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class GateSettings:
-    threshold: float = _opt(0.5, lo=0.0, hi=1.0, doc="retrieve when the gate's probability reaches this")
+    threshold: float = _opt(-1.0, lo=-1.0, hi=1.0, doc="retrieve when the gate's probability reaches this "
+                                                       "(-1: the threshold fitted from measured costs)")
     weights_file: str = _opt("", doc="gate weights to use instead of the shipped ones (a path)")
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cairn.core.memory.lexicon import is_stopword
+from cairn.core.memory.lexicon import stem as _stem
 from cairn.core.memory.records import Memory
 from cairn.core.memory.timeref import day_text, resolve_relative
 
@@ -40,14 +41,6 @@ TEMPORAL = re.compile(r"^\s*(when\b|what (?:date|day|year|month|time)\b|how long
                       re.IGNORECASE)
 _INTERJECTION = re.compile(r"^(?:(?:hey|hi|hello|thanks|thank you|wow|oh|aw+|yeah|yes|no|omg|haha|great|congrats|"
                            r"sure|ok|okay)\b[^.!?]{0,30}[.!?,]\s+)+", re.IGNORECASE)
-
-
-def _stem(word: str) -> str:
-    w = word.casefold().replace("’", "'").removesuffix("'s").strip("'")
-    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "s", "ly"):
-        if len(w) > len(suffix) + 2 and w.endswith(suffix):
-            return w[: -len(suffix)]
-    return w
 
 
 def words(text: str) -> set[str]:

@@ -144,19 +144,51 @@ def llm_cmd(model: str, shape: str, threads: int) -> None:
     _show(report, f"LLM runtime ({Path(report['model']).name})")
 
 
+PERSONAS_HELP = ("Persona file (a person's own bank and labelled questions; format in docs/api.md). "
+                 "Default: the shipped personas; '-' for none.")
+
+
+def persona_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--personas", "persona_file", default=None, metavar="FILE", help=PERSONAS_HELP,
+                        callback=_persona_path)(f)
+
+
+def _persona_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value in (None, "-"):
+        return None if value is None else Path("-")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise click.BadParameter(f"{value} is not a file", param_hint="--personas")
+    return path
+
+
+def gate_sources(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="LoCoMo-format conversations: their questions must retrieve (needs --world).")(f)
+    f = click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="PopQA-format world-knowledge questions: must not retrieve (needs --personal).")(f)
+    return persona_option(f)
+
+
+def check_sources(personal: Path | None, world: Path | None) -> None:
+    if (personal is None) != (world is None):
+        raise click.UsageError("--personal and --world go together (LoCoMo questions and PopQA questions).")
+
+
 @bench.command("gate")
-@click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="LoCoMo-format conversations: their questions (categories 1-4) must retrieve.")
-@click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="PopQA-format world-knowledge questions: must not retrieve.")
-@click.option("--cross-validate", is_flag=True, help="Score each conversation with weights fitted on the others.")
+@gate_sources
+@click.option("--cross-validate", is_flag=True,
+              help="Score each persona and conversation with weights fitted on the others only.")
 @click.option("--llm-vote", "vote", default=None, metavar="MODEL",
               help="Also score with this model's <RET> vote in the unsure band (auto: the bundled model).")
 @json_option
-def gate_cmd(personal: Path, world: Path, cross_validate: bool, vote: str | None) -> None:
-    """Retrieval-gate accuracy, precision/recall of "retrieve", skip rate and latency, vs always/never."""
-    run_job(f"Retrieval gate ({personal.name} + {world.name})", gate.run, personal, world,
-            cross_validate=cross_validate, vote_model=_model(vote) if vote else None)
+def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | None, cross_validate: bool,
+             vote: str | None) -> None:
+    """Retrieval-gate accuracy per source (LoCoMo, PopQA, chit-chat, each persona) and macro, vs
+    always/never-retrieve, with latency."""
+    check_sources(personal, world)
+    run_job("Retrieval gate", gate.run, personal, world, persona_file, cross_validate=cross_validate,
+            vote_model=_model(vote) if vote else None)
 
 
 @bench.command("answer")

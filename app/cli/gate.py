@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli.bench import run_job
+from cairn.app.cli.bench import check_sources, gate_sources, run_job
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core.bench import gate as gate_bench
 from cairn.core.memory.gate import Gate
+from cairn.core.memory.gate_fit import Costs
 
 
 @click.group()
@@ -35,16 +36,25 @@ def check(question: str) -> None:
 
 
 @gate.command("fit")
-@click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="LoCoMo-format conversations (their questions must retrieve).")
-@click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="PopQA-format world-knowledge questions (must not retrieve).")
+@gate_sources
 @click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), required=True,
               help="Where to write the weights (point gate.weights_file at it to use them).")
+@click.option("--wasted-s", type=click.FloatRange(min=0.001), default=Costs.wasted_s, show_default=True,
+              help="Seconds a needless retrieval costs (recall and prompt tokens).")
+@click.option("--missed-s", type=click.FloatRange(min=0.001), default=Costs.missed_s, show_default=True,
+              help="Seconds a skipped one costs (a wrong answer and the turn asked again).")
 @json_option
-def fit_cmd(personal: Path, world: Path, out: Path) -> None:
-    """Fit the gate's weights on labelled questions."""
-    model = run_job("fit", gate_bench.fit_gate, personal, world, show=False)
-    model.save(out)
-    summary = {"out": str(out), **model.meta, "weights": dict(zip(model.features, model.weights.round(4).tolist()))}
-    emit_json(summary) if get_app().as_json else click.echo(f"Wrote {out}: fitted on {', '.join(model.meta['fitted_on'])}.")
+def fit_cmd(personal: Path | None, world: Path | None, persona_file: Path | None, out: Path, wasted_s: float,
+            missed_s: float) -> None:
+    """Fit the gate's weights and its threshold on labelled questions (personas, LoCoMo, PopQA)."""
+    check_sources(personal, world)
+    fitted = run_job("fit", gate_bench.fit_gate, personal, world, persona_file, show=False,
+                     costs=Costs(wasted_s, missed_s))
+    fitted.model.save(out)
+    meta = {k: v for k, v in fitted.model.meta.items() if k != "form"}
+    summary = {"out": str(out), **meta, "weights": dict(zip(fitted.model.features,
+                                                            fitted.model.weights.round(4).tolist()))}
+    if get_app().as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"Wrote {out}: fitted on {', '.join(meta['fitted_on'])}; threshold {meta['threshold']:.2f}.")

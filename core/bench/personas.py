@@ -23,6 +23,7 @@ from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.records import Source
 
 KINDS = ("personal", "world", "chitchat", "follow_ups")
+SOURCE_TYPES = {"diary": "manual", "note": "manual", "chat": "conversation", "document": "document"}
 
 
 @dataclass(frozen=True)
@@ -92,5 +93,5 @@ def ingest(bank: MemoryBank, clock: ManualClock, persona: Persona) -> None:
     user's own notes are stored under the speaker name ``user``, as ``cairn`` stores them."""
     for note in sorted(persona.notes, key=lambda n: n.when):
         clock.set(note.when)
-        source = Source(note.source, note.ref, (), note.when, note.speaker)
+        source = Source(SOURCE_TYPES.get(note.source, "manual"), note.ref, (), note.when, note.speaker)
         bank.remember(note.text, kind=note.source, source=source)

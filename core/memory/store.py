@@ -178,6 +178,15 @@ def df_add(conn: Any, text: str, delta: int) -> None:
         conn.execute(f"DELETE FROM term_df WHERE df <= 0 AND term IN ({', '.join('?' * len(words))})", words)
 
 
+def terms_like(conn: Any, word: str, slack: int, limit: int = 60) -> list[tuple[str, int]]:
+    """(term, df) of the bank's words that share ``word``'s first two letters and are within
+    ``slack`` letters of its length: the candidates for a misspelling of it."""
+    rows = conn.execute("SELECT term, df FROM term_df WHERE term >= ? AND term < ? AND length(term) BETWEEN ? AND ? "
+                        "AND df > 0 LIMIT ?", (word[:2], word[:2] + "\U0010ffff", len(word) - slack,
+                                              len(word) + slack, limit))
+    return [(t, int(n)) for t, n in rows.fetchall()]
+
+
 def approximate_count(conn: Any) -> int:
     """An upper bound on the number of memories, in constant time (the largest id)."""
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM memories").fetchone()[0])
@@ -189,6 +198,13 @@ def fts_search(conn: Any, match: str, limit: int, filters: RecallFilters) -> lis
     sql = ("SELECT f.rowid, -bm25(memory_fts) FROM memory_fts f JOIN memories m ON m.id = f.rowid "
            "WHERE memory_fts MATCH ? AND " + " AND ".join(where) + " ORDER BY rank LIMIT ?")
     return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *args, limit]).fetchall()]
+
+
+def fts_texts(conn: Any, match: str, limit: int) -> list[str]:
+    """Speaker and text of the best live full-text matches, best first (for the gate's probe)."""
+    sql = ("SELECT COALESCE(m.source_speaker, '') || ' ' || m.text FROM memory_fts f JOIN memories m ON m.id = f.rowid "
+           "WHERE memory_fts MATCH ? AND m.forgotten_at IS NULL ORDER BY rank LIMIT ?")
+    return [str(r[0]) for r in conn.execute(sql, [match, limit]).fetchall()]
 
 
 def neighbours(conn: Any, ids: list[int]) -> dict[int, tuple[int | None, int | None]]:

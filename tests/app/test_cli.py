@@ -364,7 +364,7 @@ def test_bench_llm_json_contract(cairn) -> None:  # type: ignore[no-untyped-def]
     assert report["errors"] == 0 and report["evictions"] > 0 and report["restore_ok"]
 
 
-def test_gate_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gate_commands(cairn, isolated_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.core.bench.test_bench import CONV
 
     assert cairn("remember", "I adopted a greyhound called Pixel", "--speaker", "Ana").code == 0
@@ -377,9 +377,16 @@ def test_gate_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untype
     world.write_text(json.dumps({str(i): {"question": f"In what city was Person Number{i} born?"} for i in range(12)}))
     r = cairn("bench", "gate", "--personal", str(personal), "--world", str(world), "--json")
     assert r.code == 0, r.err
-    assert {"accuracy", "skip_rate", "latency_ms", "baselines"} <= set(json.loads(r.out))
+    report = json.loads(r.out)
+    assert {"macro", "sets", "latency_ms", "baselines", "threshold"} <= set(report)
+    assert "source:persona_personal" in report["sets"]  # the shipped personas by default
+    r = cairn("bench", "gate", "--personal", str(personal))
+    assert r.code == 2 and "--personal and --world go together" in r.err
     r = cairn("gate", "fit", "--personal", str(personal), "--world", str(world), "--out", str(tmp_path / "g.json"))
-    assert r.code == 0 and (tmp_path / "g.json").exists()
+    assert r.code == 0 and "threshold 0.24" in r.out and (tmp_path / "g.json").exists()
+    (isolated_home / "config.toml").write_text(f'[gate]\nweights_file = "{tmp_path / "g.json"}"\n')
+    r = cairn("gate", "check", "What did Ana adopt?", "--json")
+    assert r.code == 0 and "form_score" in json.loads(r.out)["signals"], r.err
 
 
 def test_a_scripted_multi_session_chat(cairn, isolated_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
