@@ -130,8 +130,9 @@ class _SentenceEnd:
 class Assistant:
     def __init__(self, bank: MemoryBank, gate: Gate, model: ModelSlot | Chat | None = None,
                  settings: AssistantSettings = AssistantSettings(), choice: ModelChoice | None = None,
-                 owns_bank: bool = False) -> None:
+                 owns_bank: bool = False, cache_dir: Path | None = None) -> None:
         self.bank, self.gate, self.settings = bank, gate, settings
+        self.cache_dir = cache_dir  # where fixed prompt beginnings are kept evaluated
         self._slot = model if isinstance(model, ModelSlot) else None
         self._chat = model if isinstance(model, Chat) else None
         self.choice = choice or ModelChoice(Sampling(temperature=0.0), 96, settings.answers if settings.answers !=
@@ -266,7 +267,8 @@ class Assistant:
             return Answer(found.text, decision, shown, cited, self._mode(), "extractive", note=note)
         # The model sees only the memory that answers: with more, small models mix them up.
         try:
-            phrased = Phraser(self.chat.rt, self.chat.template, you=self.settings.user).phrase(text, [found.memory])
+            phraser = Phraser(self.chat.rt, self.chat.template, you=self.settings.user, cache_dir=self.cache_dir)
+            phrased = phraser.phrase(text, [found.memory])
         except ContextFullError:
             return Answer(found.text, decision, shown, cited, "llm", "extractive",
                           note="No room beside the conversation in the model's context; this is the memory's own "
@@ -275,7 +277,8 @@ class Assistant:
         why = (f"names {', '.join(bad)}, which the memory does not hold" if bad else
                "did not finish" if phrased.runaway else "was empty" if not phrased.text else
                "repeated the notes instead of answering" if grounding.copies_notes(phrased.text, PHRASE_WORDS) else
-               "only repeated the question" if grounding.adds_nothing(text, phrased.text) else "")
+               "only repeated the question" if grounding.adds_nothing(text, phrased.text) else
+               "used none of the memory's words" if grounding.off_topic(phrased.text, found.memory.text) else "")
         used_model = {"finish": phrased.completion.finish, "prompt_tokens": phrased.completion.prompt_tokens}
         if not why:
             return Answer(phrased.text, decision, shown, cited, "llm", "phrased", **used_model)
@@ -313,6 +316,10 @@ class Assistant:
     def extract(self, text: str) -> list[str]:
         """Atomic facts the model finds in a statement, kept only when the statement supports them:
         every name, number and date in the fact is in the statement."""
+        return grounded_facts(self.propose_facts(text), text)
+
+    def propose_facts(self, text: str) -> list[str]:
+        """What the model offers as atomic facts of a statement, before any check."""
         chat = self.chat
         if chat is None:
             return []
@@ -323,12 +330,7 @@ class Assistant:
         except (ContextFullError, ValueError) as exc:
             log.info("no facts extracted: %s", exc)
             return []
-        out = []
-        for fact in facts if isinstance(facts, list) else []:
-            fact = " ".join(str(fact).split())[:MAX_FACT_CHARS]
-            if len(fact) >= 3 and fact.casefold() != text.strip().casefold() and grounding.supported_by(fact, text):
-                out.append(fact)
-        return out
+        return [" ".join(str(f).split())[:MAX_FACT_CHARS] for f in facts] if isinstance(facts, list) else []
 
     def _write_back(self, text: str, request: bool) -> list[Memory]:
         """The user's turn goes to the conversation log, and to memory when it is a statement that
@@ -359,11 +361,23 @@ class Assistant:
         return "\n".join(trail)
 
 
+def grounded_facts(facts: list[str], text: str) -> list[str]:
+    """The facts worth storing: not the statement itself, and supported by it."""
+    return [f for f in facts if len(f) >= 3 and f.casefold() != text.strip().casefold()
+            and grounding.supported_by(f, text)]
+
+
+def model_slot(settings: Settings, paths: Paths, model: str | None = None) -> ModelSlot:
+    """The chat model the settings name (``model`` overrides ``llm.model``), not yet loaded: a
+    caller that knows a turn will need it can :meth:`ModelSlot.prefetch` it before the bank opens."""
+    return ModelSlot(settings.llm if model is None else _with_model(settings, model), paths.models_dir, SYSTEM)
+
+
 def open(settings: Settings, paths: Paths, *, bank: MemoryBank | None = None, clock: Clock | None = None,
-         embedder: Embedder | None = None, model: str | None = None) -> Assistant:
+         embedder: Embedder | None = None, model: str | None = None, slot: ModelSlot | None = None) -> Assistant:
     """The assistant as the settings describe it: the user's bank (made private on open), the
-    gate, and the chat model (loaded on first use; ``model`` overrides ``llm.model``)."""
-    llm = settings.llm if model is None else _with_model(settings, model)
+    gate, and the chat model (loaded on first use; ``model`` overrides ``llm.model``; ``slot``: one
+    from :func:`model_slot`, which the assistant then owns)."""
     owns = bank is None
     if bank is None:
         secure(paths)
@@ -372,13 +386,16 @@ def open(settings: Settings, paths: Paths, *, bank: MemoryBank | None = None, cl
     try:
         g = settings.gate
         gate = Gate.load(Path(g.weights_file).expanduser() if g.weights_file else None, threshold=g.threshold)
-        slot = ModelSlot(llm, paths.models_dir, SYSTEM)
+        slot = slot or model_slot(settings, paths, model)
     except BaseException:
         if owns:
             bank.close()
+        if slot is not None:
+            slot.close()
         raise
-    choice = resolve_choice(llm, settings.assistant, slot.path)
-    return Assistant(bank, gate, slot, settings.assistant, choice, owns_bank=owns)
+    choice = resolve_choice(slot.llm, settings.assistant, slot.path)
+    return Assistant(bank, gate, slot, settings.assistant, choice, owns_bank=owns,
+                     cache_dir=paths.cache_dir / "prompts")
 
 
 def _with_model(settings: Settings, model: str) -> Any:

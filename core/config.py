@@ -92,7 +92,8 @@ class LlmSettings:
     use_mmap: bool = _opt(True, doc="memory-map the weights (a model larger than free RAM still runs)")
     use_mlock: bool = _opt(False, doc="lock the weights in RAM")
     gpu_layers: int = _opt(0, lo=0, hi=1000, doc="layers offloaded to a GPU when llama.cpp was built with one")
-    flash_attn: str = _opt("auto", choices=("auto", "on", "off"), doc="flash attention")
+    flash_attn: str = _opt("auto", choices=("auto", "on", "off"),
+                           doc="flash attention (auto: on for a quantised KV cache or a GPU, off on the CPU with f16)")
     eviction: str = _opt("sink_window", choices=("sink_window", "entropy"),
                          doc="what to drop when the context fills (StreamingLLM or SirLLM)")
     sink_tokens: int = _opt(4, lo=0, hi=1024, doc="attention-sink tokens always kept")

@@ -248,6 +248,14 @@ def adds_nothing(question: str, answer: str) -> bool:
         and not set(_NUMBER.findall(answer)) - asked
 
 
+def off_topic(answer: str, memory_text: str) -> bool:
+    """Whether a phrased answer has content words and none of them is in the memory it rests on
+    ("The week before 1 March 2024." for "What am I allergic to?": the shape of a prompt example,
+    filled with the note's date)."""
+    said = content_words(answer)
+    return bool(said) and not said & words(memory_text)
+
+
 def copies_notes(answer: str, max_words: int) -> bool:
     """Whether a phrased answer is a copy of the prompt's notes ("... said: ...") or far longer
     than the few words asked for."""

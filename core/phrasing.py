@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
+from cairn.core.llm import prompt_cache
 from cairn.core.llm.prompt import Message, Template
 from cairn.core.llm.runtime import Completion, Runtime, Sampling
 from cairn.core.memory.records import Memory
@@ -72,18 +74,29 @@ class Phrased:
 
 
 class Phraser:
-    """Runs the phrasing prompt on the model's scratch sequence (the chat's cache is untouched)."""
+    """Runs the phrasing prompt on the model's scratch sequence (the chat's cache is untouched).
+    With a ``cache_dir``, the prompt's fixed beginning (instruction and examples) is evaluated once
+    and kept there (:mod:`cairn.core.llm.prompt_cache`)."""
 
-    def __init__(self, runtime: Runtime, template: Template, max_tokens: int = MAX_TOKENS, you: str = "user") -> None:
+    def __init__(self, runtime: Runtime, template: Template, max_tokens: int = MAX_TOKENS, you: str = "user",
+                 cache_dir: Path | None = None) -> None:
         self.rt, self.template, self.max_tokens, self.you = runtime, template, max_tokens, you
+        self.cache_dir = cache_dir
 
     def prompt(self, question: str, shown: list[Memory]) -> list[int]:
         text = self.template.render(messages([note(m, self.you) for m in shown], question), True)
         return self.rt.tokenize(text, special=True)
 
+    def fixed(self, prompt: list[int]) -> list[int]:
+        """The tokens every phrasing prompt starts with (empty if the template splits them)."""
+        head = self.template.render(messages([], "")[:-1], False)
+        tokens = self.rt.tokenize(head, special=True)
+        return tokens if prompt[:len(tokens)] == tokens else []
+
     def phrase(self, question: str, shown: list[Memory]) -> Phrased:
-        done = self.rt.generate(self.prompt(question, shown), Sampling(temperature=0.0), self.max_tokens,
-                                stop=("\n",))
+        prompt = self.prompt(question, shown)
+        cached = prompt_cache.warm(self.rt, self.fixed(prompt), self.cache_dir) if self.cache_dir else 0
+        done = self.rt.generate(prompt, Sampling(temperature=0.0), self.max_tokens, stop=("\n",), cached=cached)
         return Phrased(" ".join(done.text.split()), done)
 
     def bare(self, question: str, max_tokens: int = MAX_TOKENS) -> Phrased:

@@ -11,8 +11,9 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import answer, gate, llm, locomo, madial, retention, scale, writers
+from cairn.core.bench import answer, facts, gate, llm, locomo, madial, retention, scale, writers
 from cairn.core.llm import catalog
+from cairn.core.llm.runtime import LoadOptions, Runtime
 from cairn.core.memory.embed import make_embedder
 
 
@@ -100,20 +101,6 @@ def scale_cmd(n: int, queries: int) -> None:
     run_job(f"Scale ({n:,} memories)", scale.run, n, queries)
 
 
-@bench.command("retention")
-@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
-@click.option("--budget", type=click.FloatRange(min=0.01, max=1.0), default=0.3, show_default=True,
-              help="Share of the turns that may stay live memories.")
-@click.option("--cross-validate", is_flag=True,
-              help="Score each conversation with importance weights fitted on the others only.")
-@click.option("--ablate", is_flag=True, help="Also rank with each importance part left out (cross-validated).")
-@json_option
-def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool) -> None:
-    """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
-    run_job(f"Retention at a {budget:g} budget ({path.name})", retention.run, path, budget,
-         cross_validate=cross_validate, ablate=ablate)
-
-
 def _model(name: str) -> Path | None:
     """``--model``: auto (the bundled model, else none), none, synthesized, a name or a path."""
     if name in ("none", "synthesized"):
@@ -122,6 +109,31 @@ def _model(name: str) -> Path | None:
 
 
 MODEL_HELP = "auto (the bundled SmolLM2), an installed model's name, or a GGUF path"
+
+
+@bench.command("retention")
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.option("--budget", type=click.FloatRange(min=0.01, max=1.0), default=0.3, show_default=True,
+              help="Share of the turns that may stay live memories.")
+@click.option("--cross-validate", is_flag=True,
+              help="Score each conversation with importance weights fitted on the others only.")
+@click.option("--ablate", is_flag=True, help="Also rank with each importance part left out (cross-validated).")
+@click.option("--surprisal", type=click.Choice(["wordfreq", "llm"]), default="wordfreq", show_default=True,
+              help="Information content from word frequencies, or from the model's token surprisal (then the "
+                   "word-frequency run is reported beside it).")
+@click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + " (with --surprisal llm).")
+@json_option
+def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool, surprisal: str, model: str) -> None:
+    """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
+    title = f"Retention at a {budget:g} budget ({path.name})"
+    if surprisal == "wordfreq":
+        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate)
+        return
+    chosen = _model(model)
+    if chosen is None:
+        raise click.UsageError("--surprisal llm needs a model: --model auto, a name or a path.")
+    with Runtime(chosen, LoadOptions.from_settings(get_app().settings.llm)) as rt:
+        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate, scorer=rt)
 
 
 @bench.command("llm")
@@ -189,6 +201,21 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
     check_sources(personal, world)
     run_job("Retrieval gate", gate.run, personal, world, persona_file, cross_validate=cross_validate,
             vote_model=_model(vote) if vote else None)
+
+
+@bench.command("facts")
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + ".")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Turns to extract from, spread evenly over the conversations.")
+@json_option
+def facts_cmd(path: Path, model: str, limit: int) -> None:
+    """Fact extraction on LoCoMo turns: facts offered and kept per statement, the share the turn
+    supports (the grounding bar), copies of the turn, ms per turn."""
+    chosen = _model(model)
+    if chosen is None:
+        raise click.UsageError("Fact extraction needs a model: --model auto, a name or a path.")
+    run_job(f"Fact extraction ({path.name}, {chosen.name})", facts.run, path, chosen, limit=limit)
 
 
 @bench.command("answer")

@@ -13,12 +13,22 @@ from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json, memory_line as list_line
 from cairn.core import assistant as assistant_mod
 from cairn.core.assistant import Answer, Assistant
+from cairn.core.memory.gate import is_request
 
 
-def build() -> Assistant:
-    """The assistant on the user's bank, as the settings describe it."""
+def build(first: str = "") -> Assistant:
+    """The assistant on the user's bank, as the settings describe it. When the ``first`` message
+    is a question, the model starts loading before the bank and its embedder do."""
     app = get_app()
-    return assistant_mod.open(app.settings, app.paths, bank=app.bank())
+    slot = assistant_mod.model_slot(app.settings, app.paths)
+    if first and is_request(first):
+        slot.prefetch()
+    try:
+        bank = app.bank()
+    except BaseException:
+        slot.close()
+        raise
+    return assistant_mod.open(app.settings, app.paths, bank=bank, slot=slot)
 
 
 def show(answer: Answer, streamed: bool) -> None:
@@ -42,7 +52,7 @@ def show(answer: Answer, streamed: bool) -> None:
 def ask(question: str) -> None:
     """Ask one question; the answer comes with the memories it rests on."""
     app = get_app()
-    with build() as assistant:
+    with build(question) as assistant:
         answer = assistant.ask(question)
     if app.as_json:
         emit_json(answer.to_dict())

@@ -153,7 +153,7 @@ def run(model: Path | None, *, cache: Path, shape: str = "0.5b", threads: int = 
     small = shape == "tiny" and model is None
     options = LoadOptions(n_ctx=4096, n_threads=threads, n_batch=512)
     report: dict[str, Any] = {"model": str(path), "llama_cpp": library_version(), "threads": options.n_threads or "auto"}
-    report.update(decode_speed(path, options, 16 if small else 64, 3))
+    report.update(decode_speed(path, options, 32 if small else 128, 5))
     report.update(ttft(path, options, 50, progress))
     evict_options = LoadOptions(n_ctx=256 if small else 1024, n_threads=threads, n_batch=options.n_batch)
     chats = [long_chat(path, evict_options, 10, policy, progress) for policy in kv.POLICIES]

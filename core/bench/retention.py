@@ -30,7 +30,7 @@ from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
-from cairn.core.memory.retention import FEATURES, ImportanceModel, fit, words
+from cairn.core.memory.retention import FEATURES, ImportanceModel, TokenSurprisal, fit, words
 
 Progress = Callable[[str, int, int], None]
 BASELINES = ("recency", "random", "length", "unigram_surprisal")
@@ -83,19 +83,24 @@ def baseline_keeps(conv: Conversation, budget: float, seed: int = 0) -> dict[str
     }
 
 
-def _open(tmp: str, name: str, settings: Settings, embedder: Embedder, clock: ManualClock) -> MemoryBank:
-    return MemoryBank.open(Path(tmp) / f"{name}.db", settings, embedder=embedder, clock=clock, in_memory_index=True)
+def _open(tmp: str, name: str, settings: Settings, embedder: Embedder, clock: ManualClock,
+          scorer: TokenSurprisal | None = None) -> MemoryBank:
+    bank = MemoryBank.open(Path(tmp) / f"{name}.db", settings, embedder=embedder, clock=clock, in_memory_index=True)
+    if scorer is not None:
+        bank.use_token_surprisal(scorer)
+    return bank
 
 
 def labelled_parts(conversations: list[Conversation], *, embedder: Embedder, settings: Settings,
-                   progress: Progress | None = None) -> dict[str, tuple[list[dict[str, float]], list[bool]]]:
+                   progress: Progress | None = None,
+                   scorer: TokenSurprisal | None = None) -> dict[str, tuple[list[dict[str, float]], list[bool]]]:
     """Per conversation: the importance parts of every memory stored (no sweeps) and whether any
     of its turns is evidence for a later question."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="cairn-fit-") as tmp:
         for conv in conversations:
             clock = ManualClock()
-            with _open(tmp, conv.sample_id, settings, embedder, clock) as bank:
+            with _open(tmp, conv.sample_id, settings, embedder, clock, scorer) as bank:
                 bank.use_importance_model(ImportanceModel.neutral())
                 feed(bank, clock, conv, None, progress)
                 gold = evidence(conv)
@@ -113,41 +118,57 @@ def fit_weights(path: Path, *, embedder: Embedder, settings: Settings | None = N
     return _fit(parts, list(parts))
 
 
-def _fit(parts: dict[str, tuple[list[dict[str, float]], list[bool]]], names: list[str]) -> ImportanceModel:
+def _fit(parts: dict[str, tuple[list[dict[str, float]], list[bool]]], names: list[str],
+         background: str = "wordfreq-en") -> ImportanceModel:
     rows = [r for n in names for r in parts[n][0]]
     labels = [y for n in names for y in parts[n][1]]
     meta = {"fitted_on": names, "examples": len(rows), "positives": sum(labels),
             "label": "a later question cites one of the memory's turns (LoCoMo categories 1-4)",
-            "background": "wordfreq-en", "date": date.today().isoformat()}
+            "background": background, "date": date.today().isoformat()}
     return fit(rows, labels, meta=meta)
 
 
 def run(path: Path, budget: float = 0.3, *, embedder: Embedder, settings: Settings | None = None,
         cross_validate: bool = False, ablate: bool = False, k: int = 10,
-        progress: Progress | None = None) -> dict[str, Any]:
-    """The whole benchmark; returns the JSON-ready report."""
+        progress: Progress | None = None, scorer: TokenSurprisal | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report. With ``scorer`` (a loaded LLM), memories'
+    information is its token surprisal, and the same run with word frequencies is reported beside."""
     if not 0 < budget <= 1:
         raise InvalidInput(f"The budget is a share of the turns, between 0 and 1; got {budget}.")
     conversations = load(path)
     settings = settings or Settings()
-    parts = labelled_parts(conversations, embedder=embedder, settings=settings, progress=progress) \
-        if cross_validate or ablate else {}
-    folds = {c.sample_id: _fit(parts, [n for n in parts if n != c.sample_id]) for c in conversations} \
-        if cross_validate else {}
-    report = _measure(conversations, budget, embedder, settings, folds, k, progress)
+    report = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, scorer)
+    if scorer is not None:  # the same run with the word-frequency background, for comparison
+        plain = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, None)
+        report["background"] = f"llm:{scorer.model_id}"
+        report["word_frequency"] = {key: plain[key] for key in ("evidence_kept", f"recall@{k}_after_sweep")}
     if ablate:
+        parts = labelled_parts(conversations, embedder=embedder, settings=settings, progress=progress, scorer=scorer)
         report["ablation"] = ablation(conversations, parts, budget)
     return report
 
 
+def _arm(conversations: list[Conversation], budget: float, embedder: Embedder, settings: Settings,
+         cross_validate: bool, k: int, progress: Progress | None, scorer: TokenSurprisal | None) -> dict[str, Any]:
+    """One background's run: weights fitted on the others (``cross_validate``) with that same
+    background, then every conversation fed and swept."""
+    folds: dict[str, ImportanceModel] = {}
+    if cross_validate:
+        parts = labelled_parts(conversations, embedder=embedder, settings=settings, progress=progress, scorer=scorer)
+        background = f"llm:{scorer.model_id}" if scorer else "wordfreq-en"
+        folds = {c.sample_id: _fit(parts, [n for n in parts if n != c.sample_id], background) for c in conversations}
+    return _measure(conversations, budget, embedder, settings, folds, k, progress, scorer)
+
+
 def _measure(conversations: list[Conversation], budget: float, embedder: Embedder, settings: Settings,
-             folds: dict[str, ImportanceModel], k: int, progress: Progress | None) -> dict[str, Any]:
+             folds: dict[str, ImportanceModel], k: int, progress: Progress | None,
+             scorer: TokenSurprisal | None = None) -> dict[str, Any]:
     kept = dict.fromkeys(["cairn", *BASELINES], 0)
     per_conv, tally, started = {}, Tally(), time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
         for conv in conversations:
             clock = ManualClock()
-            with _open(tmp, conv.sample_id, settings, embedder, clock) as bank:
+            with _open(tmp, conv.sample_id, settings, embedder, clock, scorer) as bank:
                 if conv.sample_id in folds:
                     bank.use_importance_model(folds[conv.sample_id])
                 sweeps = feed(bank, clock, conv, budget, progress)

@@ -144,14 +144,8 @@ class Runtime:
     def _new_context(self, options: LoadOptions) -> Any:
         if options.kv_type not in KV_TYPES:
             raise ModelLoadError(f"Unknown KV cache type {options.kv_type!r}: use one of {', '.join(KV_TYPES)}.")
-        p = self._c.llama_context_default_params()
-        p.n_ctx, p.n_batch, p.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
-        p.n_threads = p.n_threads_batch = options.n_threads or default_threads()
+        p = context_params(self._c, options)
         p.n_seq_max, p.kv_unified = 2, True  # conversation + scratch, sharing one cache
-        p.type_k = p.type_v = KV_TYPES[options.kv_type]
-        p.flash_attn_type = {"auto": -1, "off": 0, "on": 1}[options.flash_attn]
-        if options.kv_type != "f16" and options.flash_attn == "auto":
-            p.flash_attn_type = 1  # a quantised V cache needs flash attention
         ctx = self._c.llama_init_from_model(self._model, p)
         if not ctx:
             raise ModelLoadError(f"llama.cpp could not create a context of {options.n_ctx} tokens: "
@@ -232,18 +226,24 @@ class Runtime:
         for offset in range(0, len(tokens), self.n_batch):
             chunk = tokens[offset:offset + self.n_batch]
             final = offset + len(chunk) == len(tokens)
-            wanted = [logits == "all" or (logits == "last" and final and i == len(chunk) - 1) for i in range(len(chunk))]
-            self._fill(chunk, start + offset, seq, wanted)
+            last = len(chunk) - 1 if logits == "last" and final else -1
+            self._fill(chunk, start + offset, seq, logits == "all", last)
             status = self._c.llama_decode(self._ctx, self._batch)
             if status == 1:
                 raise ContextFullError("llama.cpp found no room in the KV cache for the batch.",
                                        hint="Evict older tokens first, or use a larger llm.n_ctx.")
             if status != 0:
                 raise ModelLoadError(f"llama.cpp failed to evaluate a batch (status {status}): {_logs().last_error()}.")
-            rows += [self._logits(i) for i, w in enumerate(wanted) if w]
+            if logits == "all":
+                rows += [self._logits(i) for i in range(len(chunk))]
+            elif last >= 0:
+                rows.append(self._logits(last))
+        if len(rows) == 1:
+            return rows[0][None, :]
         return np.stack(rows) if rows else np.zeros((0, self.n_vocab), np.float32)
 
-    def _fill(self, tokens: list[int], start: int, seq: int, wanted: list[bool]) -> None:
+    def _fill(self, tokens: list[int], start: int, seq: int, every: bool, last: int) -> None:
+        """Put ``tokens`` in the batch; logits for every row (``every``) or only row ``last``."""
         b = self._batch
         b.n_tokens = len(tokens)
         for i, token in enumerate(tokens):
@@ -251,7 +251,7 @@ class Runtime:
             b.pos[i] = start + i
             b.n_seq_id[i] = 1
             b.seq_id[i][0] = seq
-            b.logits[i] = wanted[i]
+            b.logits[i] = every or i == last
 
     def _logits(self, i: int) -> np.ndarray:
         ptr = self._c.llama_get_logits_ith(self._ctx, i)
@@ -297,14 +297,18 @@ class Runtime:
         return self.generate(prompt, sampling, max_tokens).text
 
     def generate(self, prompt: list[int], sampling: Sampling, max_tokens: int,
-                 stop: tuple[str, ...] = ()) -> "Completion":
-        """:meth:`complete` that also stops at any of ``stop`` (cut there) and says why it ended."""
+                 stop: tuple[str, ...] = (), cached: int = 0) -> "Completion":
+        """:meth:`complete` that also stops at any of ``stop`` (cut there) and says why it ended.
+        ``cached``: the scratch sequence already holds that many of the prompt's first tokens
+        (:func:`cairn.core.llm.prompt_cache.warm`)."""
         start = self.kv_pos_max(CONVERSATION) + 1
-        self.kv_clear(SCRATCH)
+        cached = min(cached, len(prompt) - 1)
+        if cached <= 0:
+            self.kv_clear(SCRATCH)
         out: list[int] = []
         finish = "length"
         try:
-            self.decode(prompt, start, SCRATCH, logits="last")
+            self.decode(prompt[max(cached, 0):], start + max(cached, 0), SCRATCH, logits="last")
             with Sampler(self, sampling) as sampler:
                 for i in range(max_tokens):
                     token = sampler.sample()
@@ -347,17 +351,19 @@ class Runtime:
     def can_shift(self) -> bool:
         return bool(self._c.llama_memory_can_shift(self._memory()))
 
-    def state_get(self, seq: int = CONVERSATION) -> bytes:
-        """The cache of one sequence as bytes (restorable with :meth:`state_set`)."""
+    def state_get(self, seq: int = CONVERSATION) -> memoryview:
+        """The cache of one sequence (restorable with :meth:`state_set`), without a copy."""
         size = int(self._c.llama_state_seq_get_size(self._ctx, seq))
         buf = (ctypes.c_uint8 * size)()
         written = int(self._c.llama_state_seq_get_data(self._ctx, buf, size, seq))
-        return bytes(buf[:written])
+        return memoryview(buf).cast("B")[:written]
 
-    def state_set(self, data: bytes, seq: int = CONVERSATION) -> bool:
-        """Load a sequence's cache saved by :meth:`state_get`; False if llama.cpp refused it."""
+    def state_set(self, data: bytes | bytearray, seq: int = CONVERSATION) -> bool:
+        """Load a sequence's cache saved by :meth:`state_get`; False if llama.cpp refused it.
+        A ``bytearray`` is handed over without a copy."""
         self.kv_clear(seq)
-        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        kind = ctypes.c_uint8 * len(data)
+        buf = kind.from_buffer(data) if isinstance(data, bytearray) else kind.from_buffer_copy(data)
         return int(self._c.llama_state_seq_set_data(self._ctx, buf, len(data), seq)) > 0
 
 
@@ -453,6 +459,19 @@ def library_version() -> str:
     return str(llama_cpp.__version__)
 
 
+def context_params(c: Any, options: LoadOptions) -> Any:
+    """llama.cpp context parameters for ``options``. Flash attention ``auto``: on for a quantised
+    cache (its V cache needs it) and on a GPU; off on the CPU with an f16 cache, where it tripled
+    the time to first token at 1.9k tokens of context on 2 cores (docs/benchmarks.md)."""
+    p = c.llama_context_default_params()
+    p.n_ctx, p.n_batch, p.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
+    p.n_threads = p.n_threads_batch = options.n_threads or default_threads()
+    p.type_k = p.type_v = KV_TYPES[options.kv_type]
+    auto = options.kv_type != "f16" or options.gpu_layers != 0
+    p.flash_attn_type = {"auto": int(auto), "off": 0, "on": 1}[options.flash_attn]
+    return p
+
+
 def raw_decode_speed(path: Path, options: LoadOptions, prompt: list[int], n: int) -> float:
     """Tokens/s of raw llama-cpp-python: its C API alone (``llama_batch_get_one``, ``llama_decode``,
     a greedy sampler), with the same model and context parameters as :class:`Runtime`. The
@@ -460,10 +479,7 @@ def raw_decode_speed(path: Path, options: LoadOptions, prompt: list[int], n: int
     import llama_cpp as c
 
     model = c.llama_model_load_from_file(str(path).encode(), model_params(options))
-    cp = c.llama_context_default_params()
-    cp.n_ctx, cp.n_batch, cp.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
-    cp.n_threads = cp.n_threads_batch = options.n_threads or default_threads()
-    ctx = c.llama_init_from_model(model, cp)
+    ctx = c.llama_init_from_model(model, context_params(c, options))
     sampler = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
     c.llama_sampler_chain_add(sampler, c.llama_sampler_init_greedy())
     try:

@@ -49,3 +49,32 @@ def test_cli_chat_and_ask_show_the_proof(cairn) -> None:  # type: ignore[no-unty
     general = json.loads(cairn("ask", "Write one sentence about the sea.", "--json").out)
     assert general["gate"]["retrieve"] is False and general["used"] == [] and general["mode"] == "llm"
     assert general["text"].strip()
+
+
+def test_the_cached_phrasing_prompt_answers_exactly_as_the_whole_prompt(isolated_home) -> None:  # type: ignore[no-untyped-def]
+    from cairn.core.phrasing import Phraser
+
+    with assistant_mod.open(Settings(), resolve()) as a:
+        memory = a.ask(SESSION_ONE[1]).stored[0]
+        chat = a.chat
+        assert chat is not None
+        plain = Phraser(chat.rt, chat.template).phrase("When is Tomas's birthday?", [memory])
+        cache = isolated_home / "prompt-cache"
+        for _ in range(2):  # evaluated and saved, then loaded
+            cached = Phraser(chat.rt, chat.template, cache_dir=cache).phrase("When is Tomas's birthday?", [memory])
+            assert cached.text == plain.text and cached.completion.finish == plain.completion.finish
+        assert len(list(cache.glob("*.kv"))) == 1
+
+
+def test_fact_extraction_bench_measures_the_grounding_bar(cairn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.bench.test_bench import CONV
+
+    path = tmp_path / "conv.json"
+    path.write_text(json.dumps([CONV]))
+    r = cairn("bench", "facts", str(path), "--limit", "2", "--json", timeout=300)
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["statements"] == 2 and report["grounding_bar"] == 0.9
+    assert 0.0 <= report["share_grounded"] <= 1.0 and report["ms_per_turn"] > 0
+    assert report["facts_kept_per_statement"] <= report["facts_offered_per_statement"]
+    assert cairn("bench", "facts", str(path), "--model", "none").code == 2

@@ -215,6 +215,8 @@ def test_demo_runs_in_a_throwaway_home(cairn, isolated_home: Path) -> None:  # t
     r = cairn("demo")
     assert r.code == 0, r.err
     assert "allergic to penicillin" in r.out and "Memory-only" not in r.out
+    answer = r.out.split("> What am I allergic to?\n", 1)[1].split("\n", 1)[0]
+    assert "penicillin" in answer.casefold(), answer  # the answer itself, not only its proof
     assert "From your memories:\n  [#2 · 2024-03-01 · Maya] I'm allergic to penicillin" in r.out
     assert "14th of April." in r.out and "Answered without your memories." in r.out
     assert "said by Maya" in r.out  # "why do you know that?" shows the provenance trail

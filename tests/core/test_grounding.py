@@ -57,3 +57,10 @@ def test_answer_scoring_follows_locomo() -> None:
     assert 0 < scoring.f1("She went to Lisbon", "Lisbon") < 1
     assert scoring.score("1", "Oliver, Luna", "Oliver, Luna, Bailey") == 2 / 3
     assert scoring.score("3", "liberal", "Liberal; progressive") == 1.0
+
+
+def test_an_answer_that_uses_none_of_the_memorys_words_is_off_topic() -> None:
+    memory = "I'm allergic to penicillin - it gave me hives when I was twelve."
+    assert g.off_topic("The week before 1 March 2024.", memory)  # a prompt example's shape, not an answer
+    assert not g.off_topic("The allergy to penicillin.", memory)
+    assert not g.off_topic("Yes.", memory)  # nothing to compare: the other checks decide
