@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install clean lock
+.PHONY: demo test check install clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cairn needs Python 3.11 or newer (PYTHON=$(PYTHON) is older).")'
@@ -23,7 +23,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cairn demo
 
-test: $(STAMP)
+# Lint and type checks first (ruff; mypy strict, from a folder where `cairn` maps to core/, app/
+# and models/ as the installed package does), then the tests.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	@rm -rf .mypy_ns && mkdir -p .mypy_ns/cairn && for p in core app models; do ln -s ../../$$p .mypy_ns/cairn/$$p; done
+	cd .mypy_ns && ../$(BIN)/mypy --config-file ../pyproject.toml -p cairn.core -p cairn.app -p cairn.models
+
+test: check
 	$(BIN)/python -m pytest -q
 
 # Refresh the constraints (lock) file from the current environment.
@@ -31,4 +38,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --all --exclude-editable --exclude cairn --exclude pip > constraints.txt
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info .mypy_ns .mypy_cache .ruff_cache

@@ -4,7 +4,10 @@ The extension is optional: without a C compiler Cairn installs anyway and uses t
 fallback of the same function.
 """
 
+import platform
+
 from setuptools import Extension, setup
 
+FLAGS = ["-O3", "-march=x86-64-v2"] if platform.machine() in ("x86_64", "AMD64") else ["-O3"]
 setup(ext_modules=[Extension("cairn.core.memory._hamming", ["native/hamming.c"], optional=True,
-                             extra_compile_args=["-O3", "-march=x86-64-v2"] if __import__("platform").machine() in ("x86_64", "AMD64") else ["-O3"])])
+                             extra_compile_args=FLAGS)])

@@ -68,7 +68,7 @@ def _plain(span: str) -> str:
 
 def memory_line(m: Memory) -> str:
     """How a memory is shown to the user: id, date, who said it, text."""
-    when = iso(m.source.time if m.source.time is not None else m.created_at)[:10]
+    when = (iso(m.source.time if m.source.time is not None else m.created_at) or "")[:10]
     who = f" · {m.source.speaker}" if m.source.speaker else ""
     return f"[#{m.id} · {when}{who}] {m.text}"
 
@@ -179,7 +179,7 @@ class Assistant:
         if self._owns_bank:
             self.bank.close()
 
-    def __enter__(self) -> "Assistant":
+    def __enter__(self) -> Assistant:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -279,11 +279,12 @@ class Assistant:
                "repeated the notes instead of answering" if grounding.copies_notes(phrased.text, PHRASE_WORDS) else
                "only repeated the question" if grounding.adds_nothing(text, phrased.text) else
                "used none of the memory's words" if grounding.off_topic(phrased.text, found.memory.text) else "")
-        used_model = {"finish": phrased.completion.finish, "prompt_tokens": phrased.completion.prompt_tokens}
+        finish, tokens = phrased.completion.finish, phrased.completion.prompt_tokens
         if not why:
-            return Answer(phrased.text, decision, shown, cited, "llm", "phrased", **used_model)
+            return Answer(phrased.text, decision, shown, cited, "llm", "phrased", finish=finish, prompt_tokens=tokens)
         return Answer(found.text, decision, shown, cited, "llm", "extractive", unsupported=bad,
-                      note=f"The model's answer {why}; this is the memory's own sentence instead.", **used_model)
+                      note=f"The model's answer {why}; this is the memory's own sentence instead.", finish=finish,
+                      prompt_tokens=tokens)
 
     def _general(self, text: str, decision: Decision, on_text: OnText, cancel: Callable[[], bool] | None) -> Answer:
         chat = self.chat

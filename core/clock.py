@@ -7,8 +7,8 @@ Everything that decays, schedules or stamps takes ``now`` (seconds since the epo
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Protocol, overload
 
 from cairn.core.errors import InvalidInput
 
@@ -39,11 +39,19 @@ class ManualClock:
         self._now += seconds
 
 
+@overload
+def iso(ts: float) -> str: ...
+
+
+@overload
+def iso(ts: None) -> None: ...
+
+
 def iso(ts: float | None) -> str | None:
     """An epoch timestamp as ISO-8601 UTC text (None stays None)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 def parse_when(text: str) -> float:
@@ -53,5 +61,5 @@ def parse_when(text: str) -> float:
     except ValueError as exc:
         raise InvalidInput(f"Not a date: {text!r}.", hint="Use ISO form, e.g. 2024-05-08 or 2024-05-08T13:56.") from exc
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()

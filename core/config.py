@@ -164,7 +164,7 @@ def from_mapping(data: dict[str, Any], source: str | None = None) -> Settings:
         elif not isinstance(value, dict):
             problems.append(f"[{name}] must be a table of settings")
         else:
-            section_type = known[name].default_factory  # type: ignore[misc]
+            section_type = known[name].default_factory
             sections[name] = _build_section(name, section_type, value, problems)
     if problems:
         raise ConfigError(problems, source)
@@ -187,7 +187,7 @@ def _build_section(name: str, cls: Any, values: dict[str, Any], problems: list[s
     return cls(**kwargs)
 
 
-def _check(spec: dataclasses.Field, value: Any) -> str | None:
+def _check(spec: dataclasses.Field[Any], value: Any) -> str | None:
     expected = type(spec.default)
     if isinstance(value, bool) and expected is not bool:
         return f"must be {expected.__name__}, got a boolean"

@@ -74,19 +74,10 @@ def _exists(path: Any) -> str:
 
 def _sqlite_checks() -> list[Check]:
     try:
-        drv = dbmod.driver()
+        version, vec, name = dbmod.capabilities()
     except CairnError as exc:
         return [Check("sqlite extensions", False, exc.message)]
-    conn = drv.module.connect(":memory:")
-    try:
-        conn.enable_load_extension(True)
-        dbmod.sqlite_vec.load(conn)
-        vec = conn.execute("SELECT vec_version()").fetchone()[0]
-        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
-        version = conn.execute("SELECT sqlite_version()").fetchone()[0]
-    finally:
-        conn.close()
-    how = "stdlib sqlite3" if drv.name == "sqlite3" else "sqlean (this Python's sqlite3 cannot load extensions)"
+    how = "stdlib sqlite3" if name == "sqlite3" else "sqlean (this Python's sqlite3 cannot load extensions)"
     return [Check("sqlite", True, f"SQLite {version} via {how}"),
             Check("extension loading", True, f"sqlite-vec {vec} loaded"),
             Check("fts5", True, "available")]
@@ -98,8 +89,7 @@ def _bank_checks(paths: Paths, settings: config.Settings) -> list[Check]:
     try:
         with MemoryBank.open(paths.database, settings, models_dir=paths.models_dir) as bank:
             stats = bank.stats()
-            with bank.db.guard():
-                integrity = bank.db.conn.execute("PRAGMA quick_check").fetchone()[0]
+            integrity = bank.db.quick_check()
     except CairnError as exc:
         return [Check("memory database", False, exc.message)]
     stored = stats["embedder"]["stored"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cairn.core.memory.lexicon import is_stopword
 from cairn.core.memory.lexicon import stem as _stem
@@ -47,7 +47,7 @@ def words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text)}
 
 
-def content_words(text: str, names: set[str] = frozenset()) -> set[str]:
+def content_words(text: str, names: set[str] | frozenset[str] = frozenset()) -> set[str]:
     """The question's words that carry meaning (no stop words, no names)."""
     return {s for w in _WORD.findall(text) if not is_stopword(w.casefold()) and len(w) > 2
             and (s := _stem(w)) not in names and s not in NOT_NAMES}
@@ -149,7 +149,7 @@ def _asks(text: str) -> bool:
 
 
 def _date_words(ts: float) -> set[str]:
-    day = datetime.fromtimestamp(ts, tz=timezone.utc).date()
+    day = datetime.fromtimestamp(ts, tz=UTC).date()
     out: set[str] = set()
     for d in (day, day - timedelta(days=1), day + timedelta(days=1)):
         out |= words(day_text(d)) | {d.strftime("%A").casefold()}
@@ -215,7 +215,7 @@ def extractive(question: str, shown: list[Memory]) -> Extracted | None:
     if is_temporal(question):
         when = best.source.time if best.source.time is not None else best.created_at
         dates = explicit_dates(sentence) or resolve_relative(sentence, when) or resolve_relative(best.text, when)
-        day = dates[0] if dates else day_text(datetime.fromtimestamp(when, tz=timezone.utc).date())
+        day = dates[0] if dates else day_text(datetime.fromtimestamp(when, tz=UTC).date())
         return Extracted(day[0].upper() + day[1:] + ".", best)
     return Extracted(sentence, best)
 

@@ -15,7 +15,7 @@ only builds prompts and runs the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cairn.core.llm import prompt_cache
@@ -41,7 +41,7 @@ def when(m: Memory) -> float:
 
 def note(m: Memory, you: str = "user") -> str:
     """A memory as the model sees it: its day, who said it, its text, and what its relative dates mean."""
-    day = day_text(datetime.fromtimestamp(when(m), tz=timezone.utc).date())
+    day = day_text(datetime.fromtimestamp(when(m), tz=UTC).date())
     who = m.source.speaker or "you"
     if who == you:
         who = "you"

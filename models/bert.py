@@ -27,7 +27,7 @@ class BertConfig:
     vocab_size: int
 
     @classmethod
-    def from_file(cls, path: Path) -> "BertConfig":
+    def from_file(cls, path: Path) -> BertConfig:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("model_type") not in ("bert", None) or raw.get("hidden_act", "gelu") != "gelu":
             raise ValueError(f"{path}: not a BERT-family encoder with GELU (model_type={raw.get('model_type')!r})")
@@ -44,16 +44,19 @@ def strip_prefix(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * w + b
+    out: np.ndarray = (x - mean) / np.sqrt(var + eps) * w + b
+    return out
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     from math import erf
-    return 0.5 * x * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+    out: np.ndarray = 0.5 * x * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+    return out
 
 
 def _dense(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
-    return x @ w[f"{name}.weight"].T.astype(np.float64) + w[f"{name}.bias"]
+    out: np.ndarray = x @ w[f"{name}.weight"].T.astype(np.float64) + w[f"{name}.bias"]
+    return out
 
 
 def reference_forward(weights: dict[str, np.ndarray], cfg: BertConfig, input_ids: np.ndarray,
@@ -98,4 +101,5 @@ def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray, normalize: bool = 
     pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
     if normalize:
         pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-    return pooled
+    out: np.ndarray = pooled
+    return out

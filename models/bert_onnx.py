@@ -8,6 +8,7 @@ Hugging Face ONNX exports (`input_ids`, `attention_mask`, `token_type_ids` ->
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import onnx
@@ -30,7 +31,7 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(value, name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
         self._n += 1
         out = f"{op_type.lower()}_{self._n}"
         self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))

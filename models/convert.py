@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -12,7 +13,7 @@ from cairn.models.bert import BertConfig
 from cairn.models.bert_onnx import build
 
 
-def load_weights(path: Path) -> dict:
+def load_weights(path: Path) -> dict[str, Any]:
     from safetensors.numpy import load_file
 
     try:

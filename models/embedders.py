@@ -21,8 +21,8 @@ from typing import Any
 from cairn.core.download import Progress, fetch
 from cairn.core.errors import CairnError, InvalidInput, ModelLoadError
 from cairn.core.locks import FileLock
-from cairn.core.paths import ensure_dir
 from cairn.core.memory.onnx_embed import Manifest, OnnxEmbedder, load_session
+from cairn.core.paths import ensure_dir
 
 log = logging.getLogger(__name__)
 HUB = "https://huggingface.co"

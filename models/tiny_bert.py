@@ -16,7 +16,7 @@ WORDS = ("the a i my you went to at in on and of cat dog park lake city music di
          "birthday trip book coffee run paint garden work home school day night happy tired new old").split()
 
 
-def _weights(hidden: int, layers: int, inter: int, vocab: int, positions: int, rng: np.random.Generator) -> dict:
+def _weights(hidden: int, layers: int, inter: int, vocab: int, positions: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     def mat(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.05).astype(np.float32)
 

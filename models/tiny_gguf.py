@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def train_bpe(text: str, merges: int) -> list[tuple[str, str]]:
     for _ in range(merges):
         pairs: Counter[tuple[str, str]] = Counter()
         for word, count in words.items():
-            for pair in zip(word, word[1:]):
+            for pair in zip(word, word[1:], strict=False):
                 pairs[pair] += count
         if not pairs:
             break
@@ -119,7 +120,7 @@ def _q8_0(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return data.view(np.uint8).reshape(rows, -1)
 
 
-def _matrix(rows: int, cols: int, dtype: str, rng: np.random.Generator) -> tuple[np.ndarray, object]:
+def _matrix(rows: int, cols: int, dtype: str, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
     import gguf
 
     if dtype == "q8_0":

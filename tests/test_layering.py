@@ -43,6 +43,39 @@ def test_llm_and_memory_never_import_each_other() -> None:
     assert offenders("cairn.core.llm", ("cairn.core.memory", "cairn.core.assistant")) == []
 
 
+ASSEMBLERS = {"cairn.core.assistant", "cairn.core.phrasing", "cairn.core.diagnostics"}
+
+
+def test_only_the_assemblers_and_benchmarks_use_both_llm_and_memory() -> None:
+    """docs/architecture.md: the assistant assembles the two, phrasing turns memories into a
+    prompt, diagnostics reports on every part; benchmarks measure across them."""
+    both = {mod for mod, imps in modules().items() if mod.startswith("cairn.core")
+            and any(i.startswith("cairn.core.llm") for i in imps) and any(i.startswith("cairn.core.memory") for i in imps)}
+    assert {m for m in both if not m.startswith("cairn.core.bench")} <= ASSEMBLERS
+
+
+SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "CREATE ", "DROP ", "ALTER ", "PRAGMA ", "SAVEPOINT ",
+             "RELEASE ", "ROLLBACK", "COMMIT", "BEGIN ")
+STORAGE = {"store.py", "store_retention.py", "db.py", "migrations.py"}
+
+
+def test_sql_lives_in_the_storage_modules() -> None:
+    hits = [f"{p.relative_to(ROOT)}:{node.lineno}" for p in (ROOT / "core").rglob("*.py")
+            if not (p.parent.name == "memory" and p.name in STORAGE)
+            for node in ast.walk(ast.parse(p.read_text(), str(p)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(SQL_WORDS)]
+    assert hits == []
+
+
+def test_models_build_on_core_and_core_reaches_models_in_two_places() -> None:
+    """cairn.models (conversion, installation, synthesized test models) depends on core; core
+    imports it lazily in two places only: installing the bundled embedder, synthesizing a model."""
+    users = {mod for mod, imps in modules().items() if mod.startswith("cairn.core")
+             and any(i == "cairn.models" or i.startswith("cairn.models.") for i in imps)}
+    assert users <= {"cairn.core.memory.embed", "cairn.core.bench.llm"}
+    assert offenders("cairn.models", ("cairn.app",)) == []
+
+
 def test_nothing_imports_a_gui_except_the_gui() -> None:
     assert [o for o in offenders("cairn", ("PySide6",)) if not o.startswith("cairn.app.gui")] == []
 

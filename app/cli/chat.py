@@ -7,10 +7,13 @@ used. `cairn chat` reads lines (a terminal or a pipe) and understands /remember 
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from cairn.app.cli.context import get_app, json_option
-from cairn.app.cli.output import emit_json, memory_line as list_line
+from cairn.app.cli.output import emit_json
+from cairn.app.cli.output import memory_line as list_line
 from cairn.core import assistant as assistant_mod
 from cairn.core.assistant import Answer, Assistant
 from cairn.core.memory.gate import is_request
@@ -63,7 +66,7 @@ def ask(question: str) -> None:
 @click.command()
 def chat() -> None:
     """Talk with Cairn (/remember, /forget ID, /why ID, /memories, /new, /quit)."""
-    stream = click.get_text_stream("stdin")
+    stream = sys.stdin  # click.get_text_stream is deprecated (click 8.5); the same strict text stream
     with build() as assistant:
         if not assistant.has_model:
             click.echo(f"Memory-only mode ({assistant.no_model_reason}): answers quote your memories.", err=True)

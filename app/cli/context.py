@@ -14,8 +14,8 @@ import click
 
 from cairn.core import config, paths
 from cairn.core.clock import SystemClock
-from cairn.core.memory.bank import MemoryBank
 from cairn.core.errors import InvalidInput
+from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.textcheck import decode_utf8
 
 
@@ -55,7 +55,10 @@ class FilePath(click.Path):
 
 
 def get_app() -> App:
-    return click.get_current_context().find_object(App)
+    app = click.get_current_context().find_object(App)
+    if app is None:  # pragma: no cover - every command runs under the `cairn` group, which makes one
+        raise click.UsageError("Cairn's commands run under `cairn`.")
+    return app
 
 
 def setup_logging(verbose: int) -> None:
@@ -115,6 +118,6 @@ def json_option(f):  # type: ignore[no-untyped-def]
     """--json on a subcommand too (`cairn recall q --json` as well as `cairn --json recall q`)."""
     def turn_on(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:
-            ctx.find_object(App).as_json = True
+            get_app().as_json = True
     return click.option("--json", "as_json", is_flag=True, expose_value=False, callback=turn_on,
                         help="Print machine-readable JSON.")(f)

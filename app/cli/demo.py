@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli.context import get_app
 from cairn.app.cli.chat import show
+from cairn.app.cli.context import get_app
 from cairn.app.cli.output import shorten
 from cairn.core import assistant as assistant_mod
 from cairn.core.assistant import Assistant

@@ -53,7 +53,7 @@ def fit_cmd(personal: Path | None, world: Path | None, persona_file: Path | None
     fitted.model.save(out)
     meta = {k: v for k, v in fitted.model.meta.items() if k != "form"}
     summary = {"out": str(out), **meta, "weights": dict(zip(fitted.model.features,
-                                                            fitted.model.weights.round(4).tolist()))}
+                                                            fitted.model.weights.round(4).tolist(), strict=False))}
     if get_app().as_json:
         emit_json(summary)
     else:

@@ -112,7 +112,7 @@ def purge(ids: tuple[int, ...], yes: bool, reason: str | None) -> None:
         click.confirm(f"Erase {len(found)} memor{'y' if len(found) == 1 else 'ies'} for good?", abort=True)
     uids = bank.purge_many([m.id for m in found], reason)
     if app.as_json:
-        emit_json([{"id": m.id, "uid": uid} for m, uid in zip(found, uids)])
+        emit_json([{"id": m.id, "uid": uid} for m, uid in zip(found, uids, strict=False)])
     else:
         for m in found:
             click.echo(f"Purged #{m.id}")

@@ -90,7 +90,7 @@ def history_lines(entries: list[HistoryEntry]) -> str:
     return "\n".join(out)
 
 
-def _compact(value: dict | None) -> str:
+def _compact(value: dict[str, Any] | None) -> str:
     if value is None:
         return "-"
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

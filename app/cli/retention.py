@@ -135,6 +135,6 @@ def fit_cmd(path: Path, out: Path, exclude: tuple[str, ...]) -> None:
     """Fit importance weights on LoCoMo-format conversations (label: a later question cites the turn)."""
     model = run_job("fit", retention_bench.fit_weights, path, show=False, exclude=exclude)
     model.save(out)
-    summary = {"out": str(out), **model.meta, "weights": dict(zip(model.features, model.weights.round(4).tolist()))}
+    summary = {"out": str(out), **model.meta, "weights": dict(zip(model.features, model.weights.round(4).tolist(), strict=False))}
     emit_json(summary) if get_app().as_json else click.echo(
         f"Wrote {out}: fitted on {model.meta['examples']} memories from {', '.join(model.meta['fitted_on'])}.")

@@ -29,12 +29,12 @@ from cairn.core import grounding
 from cairn.core.assistant import SYSTEM, Answer, Assistant
 from cairn.core.bench.locomo import CATEGORIES, Conversation, Question, Turn, ingest, load
 from cairn.core.bench.metrics import Tally
-from cairn.core.llm.prefix import PrefixCache
 from cairn.core.bench.scoring import score
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import resolve_choice
+from cairn.core.llm.prefix import PrefixCache
 from cairn.core.llm.runtime import LoadOptions, Runtime
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
@@ -63,7 +63,7 @@ def sample(convs: list[Conversation], limit: int | None) -> list[tuple[Conversat
                 quota[i] += 1
                 left -= 1
     out = []
-    for (c, qs), n in zip(cells, quota):
+    for (c, qs), n in zip(cells, quota, strict=False):
         out += [(c, qs[round(j * (len(qs) - 1) / max(n - 1, 1))]) for j in range(n)] if n > 1 else \
             [(c, qs[len(qs) // 2])] * n
     return out

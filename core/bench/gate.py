@@ -171,7 +171,7 @@ def _cross_validated(sets: list[Labelled], embedder_id: str, shipped: Gate) -> l
     data = examples(sets, embedder_id)
     probs = gate_fit.out_of_group(data, embedder_id)
     return [{"group": e.group, "source": e.source, "label": e.label, "retrieve": p >= shipped.threshold}
-            for e, p in zip(data, probs)]
+            for e, p in zip(data, probs, strict=False)]
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,11 +194,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def scores(decisions: list[bool], labels: list[bool]) -> dict[str, float]:
-    tp = sum(d and y for d, y in zip(decisions, labels))
-    fp = sum(d and not y for d, y in zip(decisions, labels))
-    fn = sum(y and not d for d, y in zip(decisions, labels))
+    tp = sum(d and y for d, y in zip(decisions, labels, strict=False))
+    fp = sum(d and not y for d, y in zip(decisions, labels, strict=False))
+    fn = sum(y and not d for d, y in zip(decisions, labels, strict=False))
     n = max(len(labels), 1)
-    return {"accuracy": round(sum(d == y for d, y in zip(decisions, labels)) / n, 4),
+    return {"accuracy": round(sum(d == y for d, y in zip(decisions, labels, strict=False)) / n, 4),
             "retrieve_precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
             "retrieve_recall": round(tp / (tp + fn), 4) if tp + fn else 0.0,
             "skip_rate": round(sum(not d for d in decisions) / n, 4), "n": len(labels)}

@@ -41,7 +41,7 @@ class Voter:
         return {"model": str(self.model), "votes_asked": self.asked, "decisions_changed": self.flipped,
                 "band": list(self.band), "vote_ms_mean": round(1000 * self.seconds / max(self.asked, 1), 1)}
 
-    def __enter__(self) -> "Voter":
+    def __enter__(self) -> Voter:
         return self
 
     def __exit__(self, *exc: object) -> None:

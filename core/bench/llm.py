@@ -78,7 +78,9 @@ def ttft(model: Path, options: LoadOptions, turns: int, progress: Progress | Non
 def long_chat(model: Path, options: LoadOptions, multiple: int, policy: str,
               progress: Progress | None) -> dict[str, Any]:
     """A chat until ``multiple`` x the context has gone through the cache."""
-    errors, processed, early, late = 0, 0, [], []
+    errors, processed = 0, 0
+    early: list[float] = []
+    late: list[float] = []
     with Runtime(model, options) as rt:
         session = Session(rt, kv.Eviction(policy))
         chat = Chat(rt, session, system="You are Cairn.")
@@ -105,7 +107,7 @@ def long_chat(model: Path, options: LoadOptions, multiple: int, policy: str,
 def snapshots(model: Path, options: LoadOptions, n_tokens: int) -> dict[str, float]:
     """Save and restore a conversation of ``n_tokens`` vs evaluating it again."""
     with Runtime(model, options) as rt, tempfile.TemporaryDirectory(prefix="cairn-kv-") as tmp:
-        tokens = []
+        tokens: list[int] = []
         i = 0
         while len(tokens) < n_tokens:
             tokens += rt.tokenize(user_text(i, 40) + " ", special=False)

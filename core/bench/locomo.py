@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ class Conversation:
 
 def _session_time(text: str) -> float:
     value = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y")
-    return value.replace(tzinfo=timezone.utc).timestamp()
+    return value.replace(tzinfo=UTC).timestamp()
 
 
 def clean_evidence(raw: list[str], valid: set[str]) -> set[str]:

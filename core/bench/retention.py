@@ -209,7 +209,7 @@ def _static_kept(conversations: list[Conversation], parts: dict[str, tuple[list[
         others = [n for n in parts if n != conv.sample_id]
         model = fit([r for n in others for r in parts[n][0]], [y for n in others for y in parts[n][1]], names=names)
         rows, labels = parts[conv.sample_id]
-        ranked = sorted(zip((model.score(r).score for r in rows), labels), key=lambda p: -p[0])
+        ranked = sorted(zip((model.score(r).score for r in rows), labels, strict=False), key=lambda p: -p[0])
         kept += sum(label for _, label in ranked[:max(1, int(budget * len(conv.turns)))])
         total += sum(labels)
     return round(kept / max(total, 1), 4)

@@ -40,7 +40,9 @@ FEELS = ["and loved it", "and felt tired", "with friends", "for the first time",
 
 
 def sentence(rng: np.random.Generator) -> str:
-    pick = lambda items: items[int(rng.integers(len(items)))]  # noqa: E731
+    def pick(items: list[str]) -> str:
+        return items[int(rng.integers(len(items)))]
+
     return f"{pick(NAMES)} {pick(ACTS)} at {pick(PLACES)} {pick(FEELS)} on day {int(rng.integers(1, 3650))}."
 
 
@@ -48,7 +50,8 @@ def synth_vectors(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     a, b = rng.integers(0, len(base), n), rng.integers(0, len(base), n)
     w = rng.random((n, 1), dtype=np.float32)
     v = w * base[a] + (1 - w) * base[b] + 0.03 * rng.standard_normal((n, base.shape[1]), dtype=np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    out: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
 
 
 def populate(bank: MemoryBank, n: int, rng: np.random.Generator, progress: Progress | None, batch: int = 5000) -> float:
@@ -98,7 +101,7 @@ def run(n: int, queries: int = 100, k: int = 10, *, embedder: Embedder, settings
             populate_s = populate(bank, n, rng, progress)
             texts = [sentence(rng) for _ in range(queries)]
             qvecs = embedder.embed(texts)
-            report = {"n": n, "populate_s": round(populate_s, 1)}
+            report: dict[str, Any] = {"n": n, "populate_s": round(populate_s, 1)}
             report.update(_search_figures(bank, texts, qvecs, k))
             report["remember_ms"] = _remember_figures(bank, rng)
             report["sweep"] = _sweep_figures(bank, n)
@@ -120,7 +123,7 @@ def _search_figures(bank: MemoryBank, texts: list[str], qvecs: np.ndarray, k: in
         approx.append({i for i, _ in bank.vectors.nearest(conn, q, k, settings.rescore)})
         vector_t.append(time.perf_counter() - t)
     exact = exact_top(conn, qvecs, k)
-    overlap = float(np.mean([len(a & e) / k for a, e in zip(approx, exact)]))
+    overlap = float(np.mean([len(a & e) / k for a, e in zip(approx, exact, strict=False)]))
     recall_t = []
     for text in texts:
         t = time.perf_counter()
@@ -137,7 +140,8 @@ def _search_figures(bank: MemoryBank, texts: list[str], qvecs: np.ndarray, k: in
 
 
 def _code(bank: MemoryBank, q: np.ndarray) -> np.ndarray:
-    return encode(q[None, :], bank.vectors.centre(bank.db.conn))[0]
+    code: np.ndarray = encode(q[None, :], bank.vectors.centre(bank.db.conn))[0]
+    return code
 
 
 def _sweep_figures(bank: MemoryBank, n: int) -> dict[str, Any]:

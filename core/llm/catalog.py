@@ -66,8 +66,9 @@ DEFAULTS: dict[str, Any] = {"temperature": 0.3, "top_p": 0.9, "repeat_penalty": 
 
 def defaults_for(path: Path | None) -> dict[str, Any]:
     """The measured defaults of the catalog model stored in ``path`` (by file name), else DEFAULTS."""
-    for s in catalog().values() if path is not None else ():
-        if s.file == path.name:
+    name = path.name if path is not None else None
+    for s in catalog().values() if name is not None else ():
+        if s.file == name:
             return DEFAULTS | s.defaults
     return dict(DEFAULTS)
 

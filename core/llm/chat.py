@@ -135,7 +135,7 @@ class Chat:
 
     def _generate(self, sampler: Sampler, max_tokens: int, stop: tuple[str, ...],
                   on_text: Callable[[str], None] | None, cancel: Callable[[], bool] | None,
-                  stream: "_Stream") -> tuple[str, int, str]:
+                  stream: _Stream) -> tuple[str, int, str]:
         out = b""
         shown = 0
         for count in range(max_tokens):

@@ -22,7 +22,7 @@ class PrefixCache:
 
     def _common(self, prompt: list[int]) -> int:
         n = 0
-        for a, b in zip(self.cached, prompt[:-1]):  # the last prompt token is always evaluated (its logits)
+        for a, b in zip(self.cached, prompt[:-1], strict=False):  # the last prompt token is always evaluated (its logits)
             if a != b:
                 break
             n += 1

@@ -49,7 +49,7 @@ class LoadOptions:
     repack: bool = False  # llama.cpp's extra weight buffers (repacked/AMX copies: unpageable RAM)
 
     @classmethod
-    def from_settings(cls, s: LlmSettings) -> "LoadOptions":
+    def from_settings(cls, s: LlmSettings) -> LoadOptions:
         return cls(s.n_ctx, s.n_threads, s.n_batch, s.kv_type, s.use_mmap, s.use_mlock, s.gpu_layers, s.flash_attn)
 
 
@@ -161,7 +161,7 @@ class Runtime:
         self._c.llama_free(self._ctx)
         self._c.llama_model_free(self._model)
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -274,7 +274,7 @@ class Runtime:
         logz = _logsumexp(predicted)
         bits = (logz - predicted[np.arange(len(targets)), targets]) / np.log(2.0)
         pieces = [self.piece(t).decode("utf-8", "replace") for t in targets]
-        return list(zip(pieces, bits.astype(float).tolist()))
+        return list(zip(pieces, bits.astype(float).tolist(), strict=False))
 
     def choice(self, prompt: list[int], options: list[str]) -> list[float]:
         """Probabilities of each option's first token after ``prompt`` (renormalised over the
@@ -289,7 +289,8 @@ class Runtime:
             self.kv_clear(SCRATCH)
         picked = np.array([row[f[0]] for f in firsts], dtype=np.float64)
         weights = np.exp(picked - picked.max())
-        return (weights / weights.sum()).tolist()
+        shares: list[float] = (weights / weights.sum()).tolist()
+        return shares
 
     def complete(self, prompt: list[int], sampling: Sampling, max_tokens: int) -> str:
         """Generate after ``prompt`` on the scratch sequence (side tasks such as extracting facts);
@@ -297,7 +298,7 @@ class Runtime:
         return self.generate(prompt, sampling, max_tokens).text
 
     def generate(self, prompt: list[int], sampling: Sampling, max_tokens: int,
-                 stop: tuple[str, ...] = (), cached: int = 0) -> "Completion":
+                 stop: tuple[str, ...] = (), cached: int = 0) -> Completion:
         """:meth:`complete` that also stops at any of ``stop`` (cut there) and says why it ended.
         ``cached``: the scratch sequence already holds that many of the prompt's first tokens
         (:func:`cairn.core.llm.prompt_cache.warm`)."""
@@ -369,7 +370,8 @@ class Runtime:
 
 def _logsumexp(rows: np.ndarray) -> np.ndarray:
     top = rows.max(axis=1)
-    return top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+    out: np.ndarray = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+    return out
 
 
 # GBNF for any JSON value (after llama.cpp's grammars/json.gbnf): `Sampling(grammar=JSON_GRAMMAR)`.
@@ -438,7 +440,7 @@ class Sampler:
             self._c.llama_sampler_free(self._chain)
             self._chain = None
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -78,8 +78,9 @@ class Session:
         rows = self.rt.decode(new, len(self.tokens), CONVERSATION, logits=want)
         self.scores += _surprisal(rows, new, self.last_logits) if want == "all" else [0.0] * len(new)
         self.tokens += new
-        self.last_logits = rows[-1]
-        return rows[-1]
+        last: np.ndarray = rows[-1]
+        self.last_logits = last
+        return last
 
     def capacity(self) -> int:
         """Most tokens one turn can add: the context minus what eviction always keeps."""
@@ -137,5 +138,5 @@ def _surprisal(rows: np.ndarray, tokens: list[int], before: np.ndarray | None) -
     prior = rows[:-1] if before is None else np.vstack([before[None, :], rows[:-1]])
     logz = prior.max(axis=1) + np.log(np.exp(prior - prior.max(axis=1)[:, None]).sum(axis=1))
     targets = tokens[1:] if before is None else tokens
-    bits = ((logz - prior[np.arange(len(targets)), targets]) / np.log(2.0)).tolist()
+    bits: list[float] = ((logz - prior[np.arange(len(targets)), targets]) / np.log(2.0)).tolist()
     return ([0.0] if before is None else []) + bits

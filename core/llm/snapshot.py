@@ -16,10 +16,11 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cairn.core.paths import FILE_MODE, ensure_dir
 from cairn.core.llm.runtime import CONVERSATION, Runtime, library_version
 from cairn.core.llm.session import Session
+from cairn.core.paths import FILE_MODE, ensure_dir
 
 log = logging.getLogger(__name__)
 MAGIC = b"CAIRNKV1"
@@ -79,7 +80,7 @@ def restore(session: Session, path: Path) -> Restored:
     return Restored(True, "")
 
 
-def _read(path: Path) -> tuple[dict, bytearray]:
+def _read(path: Path) -> tuple[dict[str, Any], bytearray]:
     """The header and the state, read straight into one buffer that llama.cpp loads from (a
     snapshot is tens of megabytes: every extra copy is milliseconds of restore)."""
     with open(path, "rb") as f:

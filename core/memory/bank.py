@@ -17,12 +17,20 @@ from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
 from cairn.core.errors import DatabaseBusy, EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
 from cairn.core.memory import forgetting, retrieve, store, store_retention
-from cairn.core.memory.db import Database, connect, schema_version
-from cairn.core.memory.probe import BankProbe
-from cairn.core.memory.embed import Embedder, QueryCache, make_embedder
 from cairn.core.memory.bank_retention import RetentionMixin, SweepReport, TurnResult, new_values
-from cairn.core.memory.records import (EDITABLE, SOURCE_TYPES, HistoryEntry, Memory, Recalled, RecallFilters,
-                                       Source, snapshot)
+from cairn.core.memory.db import Database, connect, schema_version
+from cairn.core.memory.embed import Embedder, QueryCache, make_embedder
+from cairn.core.memory.probe import BankProbe
+from cairn.core.memory.records import (
+    EDITABLE,
+    SOURCE_TYPES,
+    HistoryEntry,
+    Memory,
+    Recalled,
+    RecallFilters,
+    Source,
+    snapshot,
+)
 from cairn.core.memory.textcheck import check_text
 from cairn.core.memory.vectors import Vectors, key_text
 
@@ -46,7 +54,7 @@ class MemoryBank(RetentionMixin):
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
              clock: Clock | None = None, models_dir: Path | None = None,
-             in_memory_index: bool = False) -> "MemoryBank":
+             in_memory_index: bool = False) -> MemoryBank:
         """Open the bank at ``path``. Without an ``embedder``, the settings choose one (from
         ``models_dir`` when given, else the built-in hashing embedder). ``in_memory_index`` keeps
         the vector codes in RAM: faster searches for long-lived processes, a load on first use."""
@@ -74,7 +82,7 @@ class MemoryBank(RetentionMixin):
         self.vectors.close()
         self.db.close()
 
-    def __enter__(self) -> "MemoryBank":
+    def __enter__(self) -> MemoryBank:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -359,7 +367,7 @@ class MemoryBank(RetentionMixin):
         if not memories:
             return 0
         vectors = self._embed([key_text(m.text, m.source.speaker) for m in memories])
-        for memory, vector in zip(memories, vectors):
+        for memory, vector in zip(memories, vectors, strict=False):
             self.vectors.put(conn, memory.id, vector, active=not memory.forgotten)
         if progress:
             progress(done + len(memories), total)
@@ -391,13 +399,6 @@ class MemoryBank(RetentionMixin):
         """The memories with ``ids`` (each once, in order); NotFound naming every unknown id."""
         with self.db.guard():
             return self._get_all(self.db.conn, _unique(ids))
-
-    def list(self, state: str = "live", limit: int | None = None, offset: int = 0,
-             kind: str | None = None) -> list[Memory]:
-        if state not in ("live", "forgotten", "archived", "all"):
-            raise InvalidInput(f"Unknown state {state!r}: use live, forgotten, archived or all.")
-        with self.db.guard():
-            return store.list_memories(self.db.conn, state, limit, offset, kind)
 
     def history(self, memory_id: int) -> list[HistoryEntry]:
         with self.db.guard():
@@ -436,6 +437,15 @@ class MemoryBank(RetentionMixin):
 
     def _check(self, text: str, what: str = "Memory text") -> str:
         return check_text(text, self.settings.memory.max_text_bytes, what)
+
+    # Last in the class: a method named ``list`` would shadow the builtin in the annotations of
+    # every method after it (for type checkers).
+    def list(self, state: str = "live", limit: int | None = None, offset: int = 0,
+             kind: str | None = None) -> list[Memory]:
+        if state not in ("live", "forgotten", "archived", "all"):
+            raise InvalidInput(f"Unknown state {state!r}: use live, forgotten, archived or all.")
+        with self.db.guard():
+            return store.list_memories(self.db.conn, state, limit, offset, kind)
 
 
 def _unique(ids: Iterable[int]) -> list[int]:

@@ -21,9 +21,20 @@ from cairn.core.config import Settings
 from cairn.core.errors import NotFound
 from cairn.core.memory import consolidate, forgetting, store, store_retention, sweep
 from cairn.core.memory.records import Memory, Recalled, Source, snapshot
-from cairn.core.memory.retention import (Background, Context, FixedBackground, Importance, ImportanceModel,
-                                         ModelBackground, TokenSurprisal, WordFrequencyBackground, content_words,
-                                         features, words, worth_storing)
+from cairn.core.memory.retention import (
+    Background,
+    Context,
+    FixedBackground,
+    Importance,
+    ImportanceModel,
+    ModelBackground,
+    TokenSurprisal,
+    WordFrequencyBackground,
+    content_words,
+    features,
+    words,
+    worth_storing,
+)
 from cairn.core.memory.vectors import Vectors, key_text
 
 NEIGHBOURS = 256  # recent memories a new one is compared with (novelty, duplicates, contradictions)

@@ -40,7 +40,8 @@ class Driver:
 
     @property
     def error(self) -> type[Exception]:
-        return self.module.Error
+        error: type[Exception] = self.module.Error
+        return error
 
 
 def _can_load_extensions(module: ModuleType) -> bool:
@@ -65,7 +66,7 @@ def driver() -> Driver:
     if _can_load_extensions(sqlite3):
         return Driver("sqlite3", sqlite3)
     try:
-        import sqlean  # type: ignore[import-untyped]
+        import sqlean
     except ImportError as exc:
         raise StorageError(
             "This Python's sqlite3 cannot load extensions and sqlean.py is not installed.",
@@ -106,7 +107,7 @@ class Database:
         self.path = path
         self._depth = 0
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -183,6 +184,11 @@ class Database:
                 log.info("database busy; retrying BEGIN (%d)", attempt + 1)
                 time.sleep(0.05 * 2 ** attempt)
 
+    def quick_check(self) -> str:
+        """SQLite's quick integrity check: "ok", or what is wrong."""
+        with self.guard():
+            return str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
+
     def clear_wal(self) -> bool:
         """Copy every logged page into the database file and truncate the write-ahead log. Waits
         for other connections' reads up to the busy timeout; False if one still holds an older
@@ -199,6 +205,21 @@ class Database:
                 self.conn.execute("PRAGMA optimize")
         self.conn.close()
         self.conn = None
+
+
+def capabilities() -> tuple[str, str, str]:
+    """(SQLite version, sqlite-vec version, driver name), from a throwaway in-memory connection
+    that loads the extension and makes an FTS5 table; an error propagates."""
+    drv = driver()
+    conn = drv.module.connect(":memory:")
+    try:
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        vec = str(conn.execute("SELECT vec_version()").fetchone()[0])
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        return str(conn.execute("SELECT sqlite_version()").fetchone()[0]), vec, drv.name
+    finally:
+        conn.close()
 
 
 def check_file(path: Path) -> None:

@@ -51,7 +51,7 @@ def _features(text: str) -> list[tuple[str, float]]:
     words = _WORD.findall(_normalise(text))
     feats: list[tuple[str, float]] = [("w:" + w, 0.1 if is_stopword(w) else 1.0) for w in words]
     content = [w for w in words if not is_stopword(w)]
-    feats += [("b:" + a + " " + b, 0.7) for a, b in zip(content, content[1:])]
+    feats += [("b:" + a + " " + b, 0.7) for a, b in zip(content, content[1:], strict=False)]
     for word in content:
         padded = f"<{word}>"
         for n in (3, 4, 5):

@@ -75,7 +75,7 @@ class FormModel:
         return {"embedder": self.embedder, "weights": [round(float(w), 6) for w in self.weights], "bias": self.bias}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "FormModel | None":
+    def from_dict(cls, data: Any) -> FormModel | None:
         if not data:
             return None
         try:
@@ -96,7 +96,7 @@ class Gate:
                                fitted if isinstance(fitted, (int, float)) else DEFAULT_THRESHOLD)
 
     @classmethod
-    def load(cls, path: Path | None = None, threshold: float | None = None, **options: float) -> "Gate":
+    def load(cls, path: Path | None = None, threshold: float | None = None, **options: float) -> Gate:
         """The shipped weights (or ``path``); ``threshold`` < 0 or None keeps the fitted one."""
         model = LogisticModel.load(path, "gate.json", MODEL_FEATURES, "gate", "cairn gate fit")
         return cls(model, threshold, FormModel.from_dict(model.meta.get("form")), **options)

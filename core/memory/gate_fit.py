@@ -56,10 +56,10 @@ def balance(examples: list[Example]) -> np.ndarray:
 def fit_form(examples: list[Example], embedder: str, l2: float = 10.0) -> FormModel | None:
     """Weighted ridge-logistic regression of the label on the scaled question embedding."""
     usable = [e for e in examples if e.vector is not None]
+    vectors = [e.vector for e in usable if e.vector is not None]
     if len(usable) < 10 or len({e.label for e in usable}) < 2:
         return None
-    dim = len(usable[0].vector)  # type: ignore[arg-type]
-    x = np.hstack([np.stack([e.vector for e in usable]) * math.sqrt(dim), np.ones((len(usable), 1))])  # type: ignore[misc]
+    x = np.hstack([np.stack(vectors) * math.sqrt(len(vectors[0])), np.ones((len(usable), 1))])
     y = np.array([e.label for e in usable], dtype=np.float64)
     s = balance(usable)
     w = np.zeros(x.shape[1])
@@ -108,7 +108,7 @@ def fit(examples: list[Example], embedder: str, costs: Costs = Costs()) -> tuple
     out-of-group probabilities that judge it."""
     probs = out_of_group(examples, embedder)
     threshold = round(costs.threshold, 3)
-    decided = [(p >= threshold) == e.label for p, e in zip(probs, examples)]
+    decided = [(p >= threshold) == e.label for p, e in zip(probs, examples, strict=False)]
     meta = {"fitted_on": sorted({e.group for e in examples}), "sources": dict(Counter(e.source for e in examples)),
             "date": date.today().isoformat(), "embedder": embedder, "threshold": threshold,
             "costs": {"wasted_s": costs.wasted_s, "missed_s": costs.missed_s},

@@ -38,7 +38,7 @@ class LogisticModel:
 
     @classmethod
     def load(cls, path: Path | None, resource: str, known: tuple[str, ...], what: str,
-             fit_command: str) -> "LogisticModel":
+             fit_command: str) -> LogisticModel:
         """Weights from ``path``, or the ``resource`` file shipped in ``cairn.models``."""
         source = path or resources.files("cairn.models").joinpath(resource)
         try:
@@ -57,7 +57,7 @@ class LogisticModel:
         return cls(names, arrays[0], arrays[1], arrays[2], bias, meta)
 
     @classmethod
-    def neutral(cls, features: tuple[str, ...]) -> "LogisticModel":
+    def neutral(cls, features: tuple[str, ...]) -> LogisticModel:
         """Every feature weighs nothing: probability 0.5 for all."""
         zeros = np.zeros(len(features))
         return cls(features, zeros, np.ones(len(features)), zeros, 0.0, {"neutral": True})
@@ -72,7 +72,7 @@ class LogisticModel:
     def predict(self, values: dict[str, float], extra_logit: float = 0.0) -> Prediction:
         logit, pushes = self.logit(values)
         return Prediction(sigmoid(logit + extra_logit), dict(values),
-                          {f: round(float(p), 4) for f, p in zip(self.features, pushes)})
+                          {f: round(float(p), 4) for f, p in zip(self.features, pushes, strict=False)})
 
     def save(self, path: Path) -> None:
         data = {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from cairn.core.privacy import lock_down
 from cairn.core.errors import ModelLoadError
+from cairn.core.privacy import lock_down
 
 log = logging.getLogger(__name__)
 MANIFEST = "embedder.json"
@@ -34,7 +34,7 @@ class Manifest:
     source: str = ""
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -99,7 +99,8 @@ class OnnxEmbedder:
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        return self._session.run(None, feeds)[0]
+        out: np.ndarray = self._session.run(None, feeds)[0]
+        return out
 
     def _probe(self) -> None:
         """Run the highest token id through the model: a tokenizer from another model fails here."""

@@ -25,7 +25,7 @@ class BankProbe:
     """Lookups for :mod:`cairn.core.memory.gate`. Speakers, the memory count and where the
     vectors came from are read once per probe: make one per turn."""
 
-    def __init__(self, bank: "MemoryBank") -> None:
+    def __init__(self, bank: MemoryBank) -> None:
         self._bank = bank
         self._speakers: set[str] | None = None
         self._count: int | None = None
@@ -78,7 +78,8 @@ class BankProbe:
         ``embedder_id``."""
         if self._bank.embedder.id != embedder_id:
             return None
-        return self._bank.queries.embed([perspective(query, self.speakers()) or query])[0]
+        vector: np.ndarray = self._bank.queries.embed([perspective(query, self.speakers()) or query])[0]
+        return vector
 
     def best_similarity(self, query: str, embedder_id: str) -> float | None:
         """Cosine similarity of the memory nearest ``query`` (embedded as recall would), or None

@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-
 from cairn.core.memory import logistic
 from cairn.core.memory.lexicon import is_stopword
 from cairn.core.memory.logistic import LogisticModel
@@ -177,13 +176,13 @@ class ImportanceModel(LogisticModel):
     """The fitted logistic combination of the parts (``models/importance.json``)."""
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "ImportanceModel":  # type: ignore[override]
+    def load(cls, path: Path | None = None) -> ImportanceModel:  # type: ignore[override]
         """The weights at ``path``, or those shipped with Cairn."""
         m = LogisticModel.load(path, WEIGHTS_RESOURCE[1], FEATURES, "importance", "cairn retention fit")
         return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)
 
     @classmethod
-    def neutral(cls) -> "ImportanceModel":  # type: ignore[override]
+    def neutral(cls) -> ImportanceModel:  # type: ignore[override]
         """Every part weighs nothing: importance 0.5 for all (used while collecting parts to fit)."""
         m = LogisticModel.neutral(FEATURES)
         return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)

@@ -138,7 +138,7 @@ def _base_scores(conn: Any, pool: _Pool, vectors: Vectors, qvec: np.ndarray | No
     scores = {}
     for i in pool.memories:
         d = (dense.get(i, lo_d) - lo_d) / span_d if dense else 0.0
-        kw = [(p.get(i, lo) - lo) / span if p.get(i) is not None else 0.0 for p, (lo, span) in zip(parts, ranges)]
+        kw = [(p.get(i, lo) - lo) / span if p.get(i) is not None else 0.0 for p, (lo, span) in zip(parts, ranges, strict=False)]
         kw_score = sum(kw) / len(kw) if kw else 0.0
         if dense and parts:
             scores[i] = (1 - KEYWORD_WEIGHT) * d + KEYWORD_WEIGHT * kw_score

@@ -22,8 +22,8 @@ UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "sourc
              "forgotten_by", "replaced_by", "valid_from", "valid_to", "importance_parts"}
 
 
-def _row_to_memory(row: tuple) -> Memory:
-    d = dict(zip(COLUMNS, row))
+def _row_to_memory(row: tuple[Any, ...]) -> Memory:
+    d = dict(zip(COLUMNS, row, strict=False))
     source = Source(d["source_type"], d["source_ref"], tuple(json.loads(d["source_turns"])), d["source_time"],
                     d["source_speaker"])
     return Memory(d["id"], d["uid"], d["text"], d["kind"], source, d["created_at"], d["updated_at"],
@@ -36,7 +36,8 @@ def memory_row(m: Memory) -> dict[str, Any]:
     """A memory as column values (the inverse of reading a row)."""
     return {"id": m.id, "uid": m.uid, "text": m.text, "kind": m.kind, "source_type": m.source.type,
             "source_ref": m.source.ref, "source_turns": json.dumps(list(m.source.turns)),
-            "source_speaker": m.source.speaker, "source_time": m.source.time, "created_at": m.created_at, "updated_at": m.updated_at,
+            "source_speaker": m.source.speaker, "source_time": m.source.time, "created_at": m.created_at,
+            "updated_at": m.updated_at,
             "pinned": int(m.pinned), "importance": m.importance, "strength": m.strength,
             "last_recalled_at": m.last_recalled_at, "recall_count": m.recall_count,
             "forgotten_at": m.forgotten_at, "forgotten_by": m.forgotten_by, "replaced_by": m.replaced_by,
@@ -187,6 +188,11 @@ def terms_like(conn: Any, word: str, slack: int, limit: int = 60) -> list[tuple[
     return [(t, int(n)) for t, n in rows.fetchall()]
 
 
+def data_version(conn: Any) -> int:
+    """Changes whenever another connection commits (SQLite's ``data_version``)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def approximate_count(conn: Any) -> int:
     """An upper bound on the number of memories, in constant time (the largest id)."""
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM memories").fetchone()[0])
@@ -275,7 +281,8 @@ def previous_in_source(conn: Any, source_ref: str, before: int) -> Memory | None
 
 
 def _filter_clause(f: RecallFilters) -> tuple[list[str], list[Any]]:
-    where, args = ["m.forgotten_at IS NULL"], []
+    where: list[str] = ["m.forgotten_at IS NULL"]
+    args: list[Any] = []
     if f.kinds:
         where.append(f"m.kind IN ({', '.join('?' * len(f.kinds))})")
         args += list(f.kinds)
@@ -393,7 +400,7 @@ def live_codes(conn: Any) -> tuple[np.ndarray, np.ndarray]:
 
 # ---- history --------------------------------------------------------------------------------
 
-def add_history(conn: Any, uid: str, action: str, at: float, old: dict | None, new: dict | None,
+def add_history(conn: Any, uid: str, action: str, at: float, old: dict[str, Any] | None, new: dict[str, Any] | None,
                 reason: str | None = None) -> None:
     conn.execute("INSERT INTO history (memory_uid, action, at, old_value, new_value, reason) "
                  "VALUES (?, ?, ?, ?, ?, ?)",
@@ -419,11 +426,11 @@ def scrub_history_text(conn: Any, uid: str) -> None:
                      (_dump(old), _dump(new), entry.id))
 
 
-def _dump(value: dict | None) -> str | None:
+def _dump(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _load(value: str | None) -> dict | None:
+def _load(value: str | None) -> dict[str, Any] | None:
     return None if value is None else json.loads(value)
 
 

@@ -39,7 +39,7 @@ def plan(ids: np.ndarray, pinned: np.ndarray, strength: np.ndarray, anchor: np.n
     r = retention_many(strength, elapsed, pinned)
     decayed = (~pinned) & (r < archive_below)
     out = [(int(i), f"retention {ri:.3f} fell below {archive_below:g}", _numbers(s, e, ri))
-           for i, s, e, ri in zip(ids[decayed], strength[decayed], elapsed[decayed], r[decayed])]
+           for i, s, e, ri in zip(ids[decayed], strength[decayed], elapsed[decayed], r[decayed], strict=False)]
     keep = ~decayed
     over = int(keep.sum()) - budget if budget else 0
     pinned_over = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -14,7 +14,7 @@ _YEAR = re.compile(r"\b(?:in|during|of|since)\s+((?:19|20)\d\d)\b", re.I)
 
 
 def _ts(year: int, month: int) -> float:
-    return datetime(year, month, 1, tzinfo=timezone.utc).timestamp()
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()
 
 
 def date_range(text: str) -> tuple[float, float] | None:
@@ -47,13 +47,13 @@ _RELATIVE = re.compile(r"\b(yesterday|today|tonight|this morning|this afternoon|
                        re.I)
 
 
-def day_text(d: "date") -> str:
+def day_text(d: date) -> str:
     """A date as people write it: 8 May 2023."""
     return f"{d.day} {d.strftime('%B')} {d.year}"
 
 
-def _when_date(ts: float) -> "date":
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
+def _when_date(ts: float) -> date:
+    return datetime.fromtimestamp(ts, tz=UTC).date()
 
 
 def resolve_relative(text: str, when: float) -> list[str]:
@@ -84,7 +84,7 @@ def resolve_relative(text: str, when: float) -> list[str]:
     return [p for _, p in sorted(found)]
 
 
-def _relative_phrase(phrase: str, day: "date", timedelta: type) -> str:
+def _relative_phrase(phrase: str, day: date, timedelta: type) -> str:
     simple = {"yesterday": -1, "last night": -1, "today": 0, "tonight": 0, "this morning": 0,
               "this afternoon": 0, "this evening": 0, "tomorrow": 1}
     if phrase in simple:

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+import numpy as np
+
 from cairn.core.clock import iso
 from cairn.core.memory import export_format as fmt
 from cairn.core.memory import store, store_retention
@@ -77,7 +79,7 @@ def _memory_record(conn: Any, memory: Memory) -> dict[str, Any]:
 
 
 def _history_record(entry: Any) -> dict[str, Any]:
-    data = entry.to_dict()
+    data: dict[str, Any] = entry.to_dict()
     del data["id"], data["memory_uid"]
     return data
 
@@ -88,9 +90,10 @@ def import_(bank: MemoryBank, lines: Iterable[bytes | str], allow_unverified: bo
     parsed = fmt.parse(lines, bank.settings.memory.max_text_bytes, allow_unverified)
     with bank.db.guard():
         fresh = [r for r in parsed.memories if store.get_by_uid(bank.db.conn, r["uid"]) is None]
-    vectors = bank.embed_keys([key_text(r["text"], r["source"]["speaker"]) for r in fresh]) if fresh else []
+    vectors: np.ndarray | list[np.ndarray] = (bank.embed_keys([key_text(r["text"], r["source"]["speaker"]) for r in fresh])
+                                              if fresh else [])
     with bank.db.atomic() as conn:
-        for record, vector in zip(fresh, vectors):
+        for record, vector in zip(fresh, vectors, strict=False):
             if store.get_by_uid(conn, record["uid"]) is not None:
                 continue  # imported by someone else meanwhile
             bank.insert_row(conn, _columns(record), vector)  # codes reach the in-memory index on its next load

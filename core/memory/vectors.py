@@ -32,7 +32,7 @@ class Vectors:
         return np.frombuffer(bytes.fromhex(raw), dtype=np.float32) if raw else np.zeros(self.dim, np.float32)
 
     def put(self, conn: Any, memory_id: int, vector: np.ndarray, active: bool) -> np.ndarray:
-        code = encode(vector[None, :], self.centre(conn))[0]
+        code: np.ndarray = encode(vector[None, :], self.centre(conn))[0]
         store.vec_put(conn, memory_id, vector, code, active)
         if store.meta_get(conn, "vector_centre") is None and store.vec_count(conn) >= CENTRE_SAMPLE:
             self.recentre(conn)
@@ -50,7 +50,7 @@ class Vectors:
         store.meta_set(conn, "vector_centre", centre.tobytes().hex())
         live = {int(i) for i in store.live_codes(conn)[0]}
         for ids, matrix in list(store.iter_vectors(conn)):
-            for memory_id, vector, code in zip(ids, matrix, encode(matrix, centre)):
+            for memory_id, vector, code in zip(ids, matrix, encode(matrix, centre), strict=False):
                 store.vec_put(conn, memory_id, vector, code, memory_id in live)
         if self.index is not None:
             self.index.invalidate()
@@ -96,4 +96,4 @@ class Vectors:
         if not keys:
             return {}
         sims = matrix @ np.asarray(query, dtype=np.float32)
-        return dict(zip(keys, sims.tolist()))
+        return dict(zip(keys, sims.tolist(), strict=False))

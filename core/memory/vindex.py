@@ -72,7 +72,7 @@ class CodeIndex:
 
     def sync(self, conn: Any) -> None:
         """Load (or reload) the codes if the database changed under us."""
-        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        version = store.data_version(conn)
         if version == self._version:
             return
         ids, codes = store.live_codes(conn)
@@ -121,8 +121,8 @@ class CodeIndex:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="cairn-vindex")
         bounds = np.linspace(0, n, self.threads + 1, dtype=np.int64)
-        jobs = [self._pool.submit(topk_hamming, codes[lo:hi], code, k) for lo, hi in zip(bounds, bounds[1:])]
-        return np.concatenate([job.result() + lo for job, lo in zip(jobs, bounds)])
+        jobs = [self._pool.submit(topk_hamming, codes[lo:hi], code, k) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        return np.concatenate([job.result() + lo for job, lo in zip(jobs, bounds, strict=False)])
 
     def search(self, code: np.ndarray, k: int, query: np.ndarray | None = None, widen: int = 4) -> list[int]:
         """The ``k`` best codes for a query. With the float ``query`` (already centred), a wider

@@ -3,7 +3,8 @@ a two-session conversation through the assembled assistant, `cairn chat` and `ca
 
 import json
 
-from cairn.core import assistant as assistant_mod, grounding
+from cairn.core import assistant as assistant_mod
+from cairn.core import grounding
 from cairn.core.config import Settings
 from cairn.core.llm import catalog
 from cairn.core.paths import resolve

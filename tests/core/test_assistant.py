@@ -3,7 +3,8 @@
 from dataclasses import replace
 from pathlib import Path
 
-from cairn.core import assistant as assistant_mod, grounding
+from cairn.core import assistant as assistant_mod
+from cairn.core import grounding
 from cairn.core.assistant import NOTHING, Assistant
 from cairn.core.clock import ManualClock
 from cairn.core.config import AssistantSettings, Settings

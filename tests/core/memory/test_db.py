@@ -86,6 +86,26 @@ def test_atomic_rolls_back(tmp_path: Path) -> None:
         assert db.conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0
 
 
+def test_a_nested_failure_rolls_back_alone(tmp_path: Path) -> None:
+    with dbmod.connect(tmp_path / "m.db") as db:
+        with db.atomic() as c:
+            c.execute("INSERT INTO meta (key, value) VALUES ('outer', '1')")
+            with pytest.raises(RuntimeError):
+                with db.atomic() as inner:  # a SAVEPOINT inside the outer transaction
+                    inner.execute("INSERT INTO meta (key, value) VALUES ('inner', '2')")
+                    raise RuntimeError("boom")
+            c.execute("INSERT INTO meta (key, value) VALUES ('after', '3')")
+        keys = {r[0] for r in db.conn.execute("SELECT key FROM meta WHERE key IN ('outer', 'inner', 'after')")}
+        assert keys == {"outer", "after"}
+
+
+def test_capabilities_and_quick_check(tmp_path: Path) -> None:
+    version, vec, name = dbmod.capabilities()
+    assert version.count(".") == 2 and vec.startswith("v") and name in ("sqlite3", "sqlean")
+    with dbmod.connect(tmp_path / "m.db") as db:
+        assert db.quick_check() == "ok"
+
+
 def test_parallel_first_open_migrates_once(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     code = ("import sys; from pathlib import Path; from cairn.core.memory.bank import MemoryBank\n"

@@ -6,8 +6,16 @@ from pathlib import Path
 import pytest
 
 from cairn.core.errors import ModelLoadError
-from cairn.core.memory.retention import (FEATURES, Context, ImportanceModel, ModelBackground,
-                                         WordFrequencyBackground, features, fit, worth_storing)
+from cairn.core.memory.retention import (
+    FEATURES,
+    Context,
+    ImportanceModel,
+    ModelBackground,
+    WordFrequencyBackground,
+    features,
+    fit,
+    worth_storing,
+)
 
 
 def score(text: str, **context: object) -> float:

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.records import Source
@@ -52,17 +52,17 @@ def test_context_column_links_adjacent_turns(bank: MemoryBank) -> None:
 
 def test_date_named_in_query() -> None:
     lo, hi = date_range("What did Caroline do in May 2023?")
-    assert datetime.fromtimestamp(lo, timezone.utc) == datetime(2023, 5, 1, tzinfo=timezone.utc)
-    assert datetime.fromtimestamp(hi, timezone.utc) == datetime(2023, 6, 1, tzinfo=timezone.utc)
+    assert datetime.fromtimestamp(lo, UTC) == datetime(2023, 5, 1, tzinfo=UTC)
+    assert datetime.fromtimestamp(hi, UTC) == datetime(2023, 6, 1, tzinfo=UTC)
     lo, hi = date_range("trips during 2022")
-    assert datetime.fromtimestamp(hi, timezone.utc).year == 2023
+    assert datetime.fromtimestamp(hi, UTC).year == 2023
     assert date_range("May I ask you something?") is None
-    assert date_range("Dec 2021 party")[1] == datetime(2022, 1, 1, tzinfo=timezone.utc).timestamp()
+    assert date_range("Dec 2021 party")[1] == datetime(2022, 1, 1, tzinfo=UTC).timestamp()
 
 
 def test_time_boost(bank: MemoryBank) -> None:
-    old = bank.remember("went hiking with friends", source=Source(time=datetime(2022, 6, 3, tzinfo=timezone.utc).timestamp()))
-    new = bank.remember("went hiking with friends", source=Source(time=datetime(2023, 6, 3, tzinfo=timezone.utc).timestamp()))
+    old = bank.remember("went hiking with friends", source=Source(time=datetime(2022, 6, 3, tzinfo=UTC).timestamp()))
+    new = bank.remember("went hiking with friends", source=Source(time=datetime(2023, 6, 3, tzinfo=UTC).timestamp()))
     assert bank.recall("hiking in June 2022", k=1, touch=False)[0].memory.id == old.id
     assert bank.recall("hiking in June 2023", k=1, touch=False)[0].memory.id == new.id
 
