@@ -165,26 +165,26 @@ def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0,
     return path
 
 
-def _metadata(w: object, shape: Shape, tokens: list[str], types: list[int], merges: list[str],
+def _metadata(w: Any, shape: Shape, tokens: list[str], types: list[int], merges: list[str],
               chat_template: str | None) -> None:
-    w.add_name(f"cairn-random-{shape.name}")  # type: ignore[attr-defined]
-    w.add_context_length(shape.n_ctx)  # type: ignore[attr-defined]
-    w.add_embedding_length(shape.n_embd)  # type: ignore[attr-defined]
-    w.add_block_count(shape.n_layer)  # type: ignore[attr-defined]
-    w.add_feed_forward_length(shape.n_ff)  # type: ignore[attr-defined]
-    w.add_head_count(shape.n_head)  # type: ignore[attr-defined]
-    w.add_head_count_kv(shape.n_head_kv)  # type: ignore[attr-defined]
-    w.add_layer_norm_rms_eps(1e-5)  # type: ignore[attr-defined]
-    w.add_rope_dimension_count(shape.n_embd // shape.n_head)  # type: ignore[attr-defined]
-    w.add_rope_freq_base(10000.0)  # type: ignore[attr-defined]
-    w.add_vocab_size(len(tokens))  # type: ignore[attr-defined]
-    w.add_tokenizer_model("gpt2")  # type: ignore[attr-defined]
-    w.add_tokenizer_pre("gpt-2")  # type: ignore[attr-defined]
-    w.add_token_list(tokens)  # type: ignore[attr-defined]
-    w.add_token_types(types)  # type: ignore[attr-defined]
-    w.add_token_merges(merges)  # type: ignore[attr-defined]
-    w.add_bos_token_id(tokens.index("<|endoftext|>"))  # type: ignore[attr-defined]
-    w.add_eos_token_id(tokens.index("<|im_end|>"))  # type: ignore[attr-defined]
-    w.add_add_bos_token(False)  # type: ignore[attr-defined]
+    w.add_name(f"cairn-random-{shape.name}")
+    w.add_context_length(shape.n_ctx)
+    w.add_embedding_length(shape.n_embd)
+    w.add_block_count(shape.n_layer)
+    w.add_feed_forward_length(shape.n_ff)
+    w.add_head_count(shape.n_head)
+    w.add_head_count_kv(shape.n_head_kv)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(shape.n_embd // shape.n_head)
+    w.add_rope_freq_base(10000.0)
+    w.add_vocab_size(len(tokens))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt-2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(tokens.index("<|endoftext|>"))
+    w.add_eos_token_id(tokens.index("<|im_end|>"))
+    w.add_add_bos_token(False)
     if chat_template is not None:
-        w.add_chat_template(chat_template)  # type: ignore[attr-defined]
+        w.add_chat_template(chat_template)

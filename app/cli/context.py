@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -114,7 +114,7 @@ def read_lines(path: Path, max_line: int) -> Iterator[bytes]:
             yield line
 
 
-def json_option(f):  # type: ignore[no-untyped-def]
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """--json on a subcommand too (`cairn recall q --json` as well as `cairn --json recall q`)."""
     def turn_on(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:

@@ -176,13 +176,13 @@ class ImportanceModel(LogisticModel):
     """The fitted logistic combination of the parts (``models/importance.json``)."""
 
     @classmethod
-    def load(cls, path: Path | None = None) -> ImportanceModel:  # type: ignore[override]
+    def load(cls, path: Path | None = None) -> ImportanceModel:  # type: ignore[override]  # fixed resource and features
         """The weights at ``path``, or those shipped with Cairn."""
         m = LogisticModel.load(path, WEIGHTS_RESOURCE[1], FEATURES, "importance", "cairn retention fit")
         return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)
 
     @classmethod
-    def neutral(cls) -> ImportanceModel:  # type: ignore[override]
+    def neutral(cls) -> ImportanceModel:  # type: ignore[override]  # its features are fixed
         """Every part weighs nothing: importance 0.5 for all (used while collecting parts to fit)."""
         m = LogisticModel.neutral(FEATURES)
         return cls(m.features, m.mean, m.scale, m.weights, m.bias, m.meta)

@@ -22,7 +22,7 @@ from cairn.core.memory import store
 log = logging.getLogger(__name__)
 
 try:  # the C helper from native/hamming.c; optional
-    from cairn.core.memory import _hamming  # type: ignore[attr-defined]
+    from cairn.core.memory import _hamming  # type: ignore[attr-defined]  # a C extension: no stub
 except ImportError:  # pragma: no cover - depends on the build
     _hamming = None
 
