@@ -8,7 +8,7 @@ from typing import Any
 
 import onnx
 
-from cairn.core.errors import ModelLoadError
+from cairn.core import ModelLoadError
 from cairn.models.bert import BertConfig
 from cairn.models.bert_onnx import build
 

@@ -18,11 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cairn.core.download import Progress, fetch
-from cairn.core.errors import CairnError, InvalidInput, ModelLoadError
-from cairn.core.locks import FileLock
-from cairn.core.memory.onnx_embed import Manifest, OnnxEmbedder, load_session
-from cairn.core.paths import ensure_dir
+from cairn.core import CairnError, FileLock, InvalidInput, ModelLoadError, Progress, ensure_dir, fetch
+from cairn.core.memory import Manifest, OnnxEmbedder, load_session
 
 log = logging.getLogger(__name__)
 HUB = "https://huggingface.co"

@@ -90,3 +90,40 @@ def test_no_print_in_core() -> None:
 def test_only_the_runtime_imports_llama_cpp() -> None:
     users = {mod for mod, imps in modules().items() for imp in imps if imp == "llama_cpp" or imp.startswith("llama_cpp.")}
     assert users <= {"cairn.core.llm.runtime"}
+
+
+PUBLIC = ("cairn.core", "cairn.core.memory", "cairn.core.llm", "cairn.core.bench")
+
+
+def outside_core_imports() -> list[tuple[str, str, list[str]]]:
+    """(file, module, names) of every import of cairn.core in app/ and models/."""
+    out = []
+    for folder in ("app", "models"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cairn.core"):
+                    out.append((str(path.relative_to(ROOT)), node.module, [a.name for a in node.names]))
+                elif isinstance(node, ast.Import):
+                    out += [(str(path.relative_to(ROOT)), a.name, []) for a in node.names if a.name.startswith("cairn.core")]
+    return out
+
+
+def test_code_outside_core_uses_only_the_public_api() -> None:
+    import importlib
+
+    found = outside_core_imports()
+    assert found, "the walk found no imports of cairn.core at all"
+    private = [f"{file}: {module}" for file, module, _ in found if module not in PUBLIC]
+    assert private == []
+    unknown = [f"{file}: {module}.{name}" for file, module, names in found if module in PUBLIC
+               for name in names if name not in importlib.import_module(module).__all__]
+    assert unknown == []
+
+
+def test_every_public_name_resolves() -> None:
+    import importlib
+
+    for package in PUBLIC:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{package}.{name}"

@@ -10,10 +10,8 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option, read_lines
 from cairn.app.cli.output import emit_json
-from cairn.core import diagnostics
-from cairn.core.errors import StorageError
+from cairn.core import FILE_MODE, StorageError, diagnostics, ensure_dir
 from cairn.core.memory import transfer
-from cairn.core.paths import FILE_MODE, ensure_dir
 
 
 @click.command("export")

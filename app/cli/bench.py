@@ -12,9 +12,8 @@ import click
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core.bench import answer, facts, gate, llm, locomo, madial, retention, scale, writers
-from cairn.core.llm import catalog
-from cairn.core.llm.runtime import LoadOptions, Runtime
-from cairn.core.memory.embed import make_embedder
+from cairn.core.llm import LoadOptions, Runtime, catalog
+from cairn.core.memory import make_embedder
 
 
 @click.group()

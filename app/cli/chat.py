@@ -14,9 +14,9 @@ import click
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.app.cli.output import memory_line as list_line
+from cairn.core import Answer, Assistant
 from cairn.core import assistant as assistant_mod
-from cairn.core.assistant import Answer, Assistant
-from cairn.core.memory.gate import is_request
+from cairn.core.memory import is_request
 
 
 def build(first: str = "") -> Assistant:

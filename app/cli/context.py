@@ -12,11 +12,8 @@ from typing import Any, BinaryIO
 
 import click
 
-from cairn.core import config, paths
-from cairn.core.clock import SystemClock
-from cairn.core.errors import InvalidInput
-from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.textcheck import decode_utf8
+from cairn.core import InvalidInput, SystemClock, config, paths
+from cairn.core.memory import MemoryBank, decode_utf8
 
 
 @dataclass

@@ -6,7 +6,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json, shorten
-from cairn.core.clock import iso
+from cairn.core import iso
 
 
 @click.group()

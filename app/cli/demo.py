@@ -11,10 +11,9 @@ import click
 from cairn.app.cli.chat import show
 from cairn.app.cli.context import get_app
 from cairn.app.cli.output import shorten
+from cairn.core import Assistant, ManualClock, iso, parse_when
 from cairn.core import assistant as assistant_mod
-from cairn.core.assistant import Assistant
-from cairn.core.clock import ManualClock, iso, parse_when
-from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory import MemoryBank
 
 # (when, text): a fortnight of one person's notes to their assistant.
 DIARY: list[tuple[str, str]] = [

@@ -8,7 +8,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import download_bar, emit_json
-from cairn.core.memory.onnx_embed import MANIFEST, Manifest
+from cairn.core.memory import MANIFEST, Manifest
 from cairn.models import embedders as catalog
 
 

@@ -10,8 +10,7 @@ from cairn.app.cli.bench import check_sources, gate_sources, run_job
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core.bench import gate as gate_bench
-from cairn.core.memory.gate import Gate
-from cairn.core.memory.gate_fit import Costs
+from cairn.core.memory import Costs, Gate
 
 
 @click.group()

@@ -14,11 +14,8 @@ import click
 from cairn.app.cli import admin, bench, chat, conversations, demo, embedders, gate, memories, models, retention
 from cairn.app.cli.context import App, FilePath, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
-from cairn.core import paths
-from cairn.core.clock import parse_when
-from cairn.core.errors import CairnError
-from cairn.core.memory.bank import MAX_K
-from cairn.core.memory.records import SOURCE_TYPES, RecallFilters, Source
+from cairn.core import CairnError, parse_when, paths
+from cairn.core.memory import MAX_K, SOURCE_TYPES, RecallFilters, Source
 
 log = logging.getLogger("cairn.cli")
 INTERNAL_ERROR = 70

@@ -8,7 +8,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, history_lines, memory_detail, memory_line
-from cairn.core.memory.records import Memory
+from cairn.core.memory import Memory
 
 MAX_ROWS = 2**62  # larger numbers do not fit SQLite's integers
 

@@ -9,8 +9,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import download_bar, emit_json
-from cairn.core.llm import catalog
-from cairn.core.llm.modelfile import check_model_file, describe
+from cairn.core.llm import catalog, check_model_file, describe
 
 
 @click.group()

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from cairn.core.clock import iso
-from cairn.core.memory.records import HistoryEntry, Memory, Recalled
+from cairn.core import iso
+from cairn.core.memory import HistoryEntry, Memory, Recalled
 
 
 @contextmanager

@@ -11,9 +11,9 @@ from cairn.app.cli.bench import run_job
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.memories import memories
 from cairn.app.cli.output import emit_json, history_lines, memory_line, shorten
+from cairn.core import CairnError
 from cairn.core.bench import retention as retention_bench
-from cairn.core.errors import CairnError
-from cairn.core.memory.records import HistoryEntry
+from cairn.core.memory import HistoryEntry
 
 PLOT_LIMIT = 200  # curves drawn by `plot --all` (the most important live memories)
 
