@@ -34,7 +34,7 @@ from cairn.core.errors import ContextFullError
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import ModelChoice, ModelSlot, resolve_choice
 from cairn.core.llm.prompt import Message
-from cairn.core.llm.runtime import Sampling
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder

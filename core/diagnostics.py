@@ -50,10 +50,10 @@ def _embedder_check(paths: Paths, settings: config.Settings) -> Check:
 
 def _llm_check(paths: Paths, settings: config.Settings) -> Check:
     """llama.cpp's build and the chat model (none at all is fine: memory-only mode)."""
-    from cairn.core.llm import catalog, runtime
+    from cairn.core.llm import catalog, native
     from cairn.core.llm.modelfile import check_model_file
 
-    build = f"llama.cpp {runtime.library_version()} ({runtime.system_info()})"
+    build = f"llama.cpp {native.library_version()} ({native.system_info()})"
     try:
         path = catalog.chat_model(paths.models_dir, settings.llm.model)
         if path is None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from cairn.core.llm import prompt_cache
 from cairn.core.llm.prompt import Message, Template
-from cairn.core.llm.runtime import Completion, Runtime, Sampling
+from cairn.core.llm.runtime import Runtime
+from cairn.core.llm.sampling import Completion, Sampling
 from cairn.core.memory.records import Memory
 from cairn.core.memory.timeref import day_text, resolve_relative
 

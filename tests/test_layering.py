@@ -87,9 +87,14 @@ def test_no_print_in_core() -> None:
     assert hits == []
 
 
-def test_only_the_runtime_imports_llama_cpp() -> None:
+def test_only_the_runtime_modules_import_llama_cpp() -> None:
     users = {mod for mod, imps in modules().items() for imp in imps if imp == "llama_cpp" or imp.startswith("llama_cpp.")}
-    assert users <= {"cairn.core.llm.runtime"}
+    assert users <= {"cairn.core.llm.runtime", "cairn.core.llm.options", "cairn.core.llm.native"}
+
+
+def test_model_files_and_the_runtime_do_not_import_each_other_both_ways() -> None:
+    mods = modules()
+    assert "cairn.core.llm.runtime" not in mods["cairn.core.llm.modelfile"]
 
 
 PUBLIC = ("cairn.core", "cairn.core.memory", "cairn.core.llm", "cairn.core.bench")

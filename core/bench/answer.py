@@ -34,8 +34,9 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import resolve_choice
+from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.prefix import PrefixCache
-from cairn.core.llm.runtime import LoadOptions, Runtime
+from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder

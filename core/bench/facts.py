@@ -21,7 +21,8 @@ from cairn.core.assistant import SYSTEM, Assistant, grounded_facts
 from cairn.core.bench.locomo import load
 from cairn.core.config import Settings
 from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import LoadOptions, Runtime
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder

@@ -8,7 +8,8 @@ from typing import Any
 
 from cairn.core.config import Settings
 from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import LoadOptions, Runtime
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.gate import Decision, Gate, Probe, State

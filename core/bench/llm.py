@@ -22,7 +22,10 @@ from typing import Any
 from cairn.core.errors import InvalidInput
 from cairn.core.llm import kv, snapshot
 from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import LoadOptions, Runtime, Sampler, Sampling, library_version, raw_decode_speed
+from cairn.core.llm.native import library_version, raw_decode_speed
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime, Sampler
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 
 Progress = Callable[[str, int, int], None]

@@ -8,7 +8,7 @@ from cairn.core._exports import lazy
 
 _NAMES = {
     "catalog": "", "kv": "", "snapshot": "",
-    "LoadOptions": "runtime", "Runtime": "runtime", "Sampling": "runtime",
+    "LoadOptions": "options", "Runtime": "runtime", "Sampling": "sampling",
     "Chat": "chat", "Session": "session",
     "check_model_file": "modelfile", "describe": "modelfile",
 }
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.llm.chat import Chat as Chat
     from cairn.core.llm.modelfile import check_model_file as check_model_file
     from cairn.core.llm.modelfile import describe as describe
-    from cairn.core.llm.runtime import LoadOptions as LoadOptions
+    from cairn.core.llm.options import LoadOptions as LoadOptions
     from cairn.core.llm.runtime import Runtime as Runtime
-    from cairn.core.llm.runtime import Sampling as Sampling
+    from cairn.core.llm.sampling import Sampling as Sampling
     from cairn.core.llm.session import Session as Session

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cairn.core.llm.prompt import Message, Template
-from cairn.core.llm.runtime import Runtime, Sampler, Sampling
+from cairn.core.llm.runtime import Runtime, Sampler
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 
 log = logging.getLogger(__name__)

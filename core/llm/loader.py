@@ -21,7 +21,9 @@ from cairn.core.config import MODEL_DEFAULT, LlmSettings
 from cairn.core.errors import CairnError
 from cairn.core.llm import catalog, kv
 from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import LoadOptions, Runtime, Sampling
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from cairn.core.errors import ModelLoadError
 from cairn.core.llm.gguf_header import MAGIC, Header, read_header, type_name
 
 if TYPE_CHECKING:
-    from cairn.core.llm.runtime import LoadOptions
+    from cairn.core.llm.options import LoadOptions
 
 log = logging.getLogger("cairn.llm")
 SAMPLE = 1 << 20  # bytes read from each end of a model file for its digest

@@ -8,7 +8,8 @@ transcript evaluated between questions. Greedy decoding.
 
 from __future__ import annotations
 
-from cairn.core.llm.runtime import CONVERSATION, Runtime, Sampler, Sampling
+from cairn.core.llm.runtime import CONVERSATION, Runtime, Sampler
+from cairn.core.llm.sampling import Sampling
 
 
 class PrefixCache:

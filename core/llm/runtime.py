@@ -15,42 +15,19 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
-import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cairn.core.config import LlmSettings
 from cairn.core.errors import ContextFullError, ModelLoadError
 from cairn.core.llm.modelfile import check_memory, check_model_file, model_digest
+from cairn.core.llm.options import KV_TYPES, LoadOptions, context_params, model_params
+from cairn.core.llm.sampling import Completion, Sampling
 
 log = logging.getLogger("cairn.llm.llama_cpp")
 CONVERSATION, SCRATCH = 0, 1
-KV_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml type ids
 _LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load a model (from :class:`cairn.core.config.LlmSettings`)."""
-
-    n_ctx: int = 4096
-    n_threads: int = 0  # 0: the machine's cores, at most 8
-    n_batch: int = 512
-    kv_type: str = "f16"
-    use_mmap: bool = True
-    use_mlock: bool = False
-    gpu_layers: int = 0
-    flash_attn: str = "auto"  # auto, on, off
-    seed: int = 0
-    repack: bool = False  # llama.cpp's extra weight buffers (repacked/AMX copies: unpageable RAM)
-
-    @classmethod
-    def from_settings(cls, s: LlmSettings) -> LoadOptions:
-        return cls(s.n_ctx, s.n_threads, s.n_batch, s.kv_type, s.use_mmap, s.use_mlock, s.gpu_layers, s.flash_attn)
 
 
 class _LogRouter:
@@ -81,30 +58,11 @@ class _LogRouter:
 _router: _LogRouter | None = None
 
 
-def _logs() -> _LogRouter:
+def llama_log() -> _LogRouter:
     global _router  # the C library's callback is process-wide; so is its router
     if _router is None:
         _router = _LogRouter()
     return _router
-
-
-def model_params(options: LoadOptions) -> Any:
-    """llama.cpp model parameters for ``options``: memory-mapped (pageable) weights by default,
-    without the extra repacked copies (they cost unpageable RAM, and on this project's CI CPU the
-    AMX copy crashes llama.cpp 0.3.36 with a segmentation fault)."""
-    import llama_cpp as c
-
-    params = c.llama_model_default_params()
-    modes = {(True, False): c.LLAMA_LOAD_MODE_MMAP, (True, True): c.LLAMA_LOAD_MODE_MMAP_MLOCK,
-             (False, True): c.LLAMA_LOAD_MODE_MLOCK, (False, False): c.LLAMA_LOAD_MODE_NONE}
-    params.load_mode = modes[(options.use_mmap, options.use_mlock)]
-    params.use_extra_bufts = options.repack
-    params.n_gpu_layers = options.gpu_layers
-    return params
-
-
-def default_threads() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 class Runtime:
@@ -118,7 +76,7 @@ class Runtime:
         self.options = options
         size = check_model_file(path)
         check_memory(size, options)
-        _logs()
+        llama_log()
         llama_cpp.llama_backend_init()
         self._model = self._load_model(path, options)
         try:
@@ -137,7 +95,7 @@ class Runtime:
         params = model_params(options)
         model = self._c.llama_model_load_from_file(str(path).encode(), params)
         if not model:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {_logs().last_error()}.",
+            raise ModelLoadError(f"llama.cpp could not load {path}: {llama_log().last_error()}.",
                                  hint="Check the file is a complete GGUF model of a supported architecture.")
         return model
 
@@ -149,7 +107,7 @@ class Runtime:
         ctx = self._c.llama_init_from_model(self._model, p)
         if not ctx:
             raise ModelLoadError(f"llama.cpp could not create a context of {options.n_ctx} tokens: "
-                                 f"{_logs().last_error()}.", hint="Try a smaller llm.n_ctx.")
+                                 f"{llama_log().last_error()}.", hint="Try a smaller llm.n_ctx.")
         return ctx
 
     def close(self) -> None:
@@ -233,7 +191,7 @@ class Runtime:
                 raise ContextFullError("llama.cpp found no room in the KV cache for the batch.",
                                        hint="Evict older tokens first, or use a larger llm.n_ctx.")
             if status != 0:
-                raise ModelLoadError(f"llama.cpp failed to evaluate a batch (status {status}): {_logs().last_error()}.")
+                raise ModelLoadError(f"llama.cpp failed to evaluate a batch (status {status}): {llama_log().last_error()}.")
             if logits == "all":
                 rows += [self._logits(i) for i in range(len(chunk))]
             elif last >= 0:
@@ -374,37 +332,6 @@ def _logsumexp(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-# GBNF for any JSON value (after llama.cpp's grammars/json.gbnf): `Sampling(grammar=JSON_GRAMMAR)`.
-JSON_GRAMMAR = r"""
-root   ::= value
-value  ::= object | array | string | number | ("true" | "false" | "null") ws
-object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
-array  ::= "[" ws ( value ("," ws value)* )? "]" ws
-string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
-number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9]{1,15})? ws
-ws     ::= | " " | "\n" [ \t]{0,20}
-"""
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    tokens: int  # generated
-    finish: str  # stop (end of turn), stop_sequence, length (max_tokens reached), context (window full)
-    prompt_tokens: int
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 0.7  # 0: greedy
-    top_k: int = 40
-    top_p: float = 0.95
-    seed: int = 0
-    grammar: str | None = None  # GBNF, e.g. for JSON output
-    repeat_penalty: float = 1.0  # > 1 makes tokens already generated less likely (1 = off)
-    repeat_last_n: int = 64  # how many generated tokens the penalty looks back over
-
-
 class Sampler:
     """A llama.cpp sampler chain (grammar, top-k, top-p, temperature, then a draw). Owns native
     memory: call :meth:`close`."""
@@ -445,81 +372,3 @@ class Sampler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def system_info() -> str:
-    """The CPU features llama.cpp was built with and detected (AVX2, AVX512, ...)."""
-    import llama_cpp
-
-    flags = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-    return " ".join(part.split("=")[0].split(":")[-1].strip() for part in flags.split("|") if part.strip().endswith("= 1"))
-
-
-def library_version() -> str:
-    import llama_cpp
-
-    return str(llama_cpp.__version__)
-
-
-def context_params(c: Any, options: LoadOptions) -> Any:
-    """llama.cpp context parameters for ``options``. Flash attention ``auto``: on for a quantised
-    cache (its V cache needs it) and on a GPU; off on the CPU with an f16 cache, where it tripled
-    the time to first token at 1.9k tokens of context on 2 cores (docs/benchmarks.md)."""
-    p = c.llama_context_default_params()
-    p.n_ctx, p.n_batch, p.n_ubatch = options.n_ctx, options.n_batch, options.n_batch
-    p.n_threads = p.n_threads_batch = options.n_threads or default_threads()
-    p.type_k = p.type_v = KV_TYPES[options.kv_type]
-    auto = options.kv_type != "f16" or options.gpu_layers != 0
-    p.flash_attn_type = {"auto": int(auto), "off": 0, "on": 1}[options.flash_attn]
-    return p
-
-
-def raw_decode_speed(path: Path, options: LoadOptions, prompt: list[int], n: int) -> float:
-    """Tokens/s of raw llama-cpp-python: its C API alone (``llama_batch_get_one``, ``llama_decode``,
-    a greedy sampler), with the same model and context parameters as :class:`Runtime`. The
-    baseline ``cairn bench llm`` compares against, in the same process."""
-    import llama_cpp as c
-
-    model = c.llama_model_load_from_file(str(path).encode(), model_params(options))
-    ctx = c.llama_init_from_model(model, context_params(c, options))
-    sampler = c.llama_sampler_chain_init(c.llama_sampler_chain_default_params())
-    c.llama_sampler_chain_add(sampler, c.llama_sampler_init_greedy())
-    try:
-        first = (c.llama_token * len(prompt))(*prompt)  # kept alive while the batch points at it
-        if c.llama_decode(ctx, c.llama_batch_get_one(first, len(prompt))) != 0:
-            raise ModelLoadError("llama.cpp failed to evaluate the baseline's prompt.")
-        token = (c.llama_token * 1)()
-        start = time.perf_counter()
-        for _ in range(n):
-            token[0] = c.llama_sampler_sample(sampler, ctx, -1)
-            c.llama_decode(ctx, c.llama_batch_get_one(token, 1))
-        return n / (time.perf_counter() - start)
-    finally:
-        c.llama_sampler_free(sampler)
-        c.llama_free(ctx)
-        c.llama_model_free(model)
-
-
-QUANTS = {"q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q8_0": 7}  # llama_ftype values
-
-
-def quantize(src: Path, dst: Path, kind: str = "q4_k_m", threads: int = 0) -> Path:
-    """Re-quantize a GGUF with llama.cpp (``gguf`` cannot write K-quants). Atomic: a temporary
-    file is renamed into place only when llama.cpp succeeded."""
-    import llama_cpp
-
-    if kind not in QUANTS:
-        raise ModelLoadError(f"Unknown quantisation {kind!r}: use one of {', '.join(QUANTS)}.")
-    check_model_file(src)
-    _logs()
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = QUANTS[kind]
-    params.allow_requantize = True
-    params.nthread = threads or default_threads()
-    tmp = dst.with_name(dst.name + ".part")
-    status = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-    if status != 0:
-        tmp.unlink(missing_ok=True)
-        raise ModelLoadError(f"llama.cpp could not quantize {src} to {kind}: {_logs().last_error()}.")
-    os.replace(tmp, dst)
-    return dst

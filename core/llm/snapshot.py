@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.core.llm.runtime import CONVERSATION, Runtime, library_version
+from cairn.core.llm.native import library_version
+from cairn.core.llm.runtime import CONVERSATION, Runtime
 from cairn.core.llm.session import Session
 from cairn.core.paths import FILE_MODE, ensure_dir
 

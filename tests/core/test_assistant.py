@@ -11,7 +11,9 @@ from cairn.core.config import AssistantSettings, Settings
 from cairn.core.llm import kv
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import ModelChoice
-from cairn.core.llm.runtime import LoadOptions, Runtime, Sampling
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.gate import Gate

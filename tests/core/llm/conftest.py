@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from cairn.core.llm.runtime import LoadOptions, Runtime
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import Runtime
 from cairn.models import tiny_gguf
 
 

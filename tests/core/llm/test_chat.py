@@ -8,7 +8,9 @@ import pytest
 
 from cairn.core.llm import kv, snapshot
 from cairn.core.llm.chat import Chat
-from cairn.core.llm.runtime import CONVERSATION, LoadOptions, Runtime, Sampling
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import CONVERSATION, Runtime
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 from cairn.core.memory.retention import Context, ModelBackground, features
 

@@ -9,8 +9,10 @@ from cairn.core.config import LlmSettings
 from cairn.core.errors import ModelLoadError
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.modelfile import check_memory
+from cairn.core.llm.options import LoadOptions, model_params
 from cairn.core.llm.prompt import Message, Template
-from cairn.core.llm.runtime import LoadOptions, Runtime, Sampling, model_params
+from cairn.core.llm.runtime import Runtime
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 from cairn.models import tiny_gguf
 

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from cairn.core.llm import prompt_cache
-from cairn.core.llm.runtime import CONVERSATION, SCRATCH, Runtime, Sampling
+from cairn.core.llm.runtime import CONVERSATION, SCRATCH, Runtime
+from cairn.core.llm.sampling import Sampling
 
 GREEDY = Sampling(temperature=0.0)
 

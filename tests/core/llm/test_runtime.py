@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from cairn.core.errors import ContextFullError, ModelLoadError
-from cairn.core.llm.runtime import CONVERSATION, SCRATCH, LoadOptions, Runtime, Sampler, Sampling
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.runtime import CONVERSATION, SCRATCH, Runtime, Sampler
+from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 
 
@@ -110,7 +112,7 @@ def test_grammar_constrains_output(runtime: Runtime) -> None:
 def test_json_grammar_gives_parseable_json(runtime: Runtime) -> None:
     import json
 
-    from cairn.core.llm.runtime import JSON_GRAMMAR
+    from cairn.core.llm.sampling import JSON_GRAMMAR
 
     text = sample_after(runtime, "<|im_start|>user\nfacts as JSON<|im_end|>\n<|im_start|>assistant\n",
                         Sampling(temperature=0.0, grammar=JSON_GRAMMAR), 40)
