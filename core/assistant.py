@@ -39,7 +39,7 @@ from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.gate import Decision, Gate, State, is_request
-from cairn.core.memory.records import Memory, Recalled, Source
+from cairn.core.memory.records import Memory, MemoryId, Recalled, Source
 from cairn.core.paths import Paths, secure
 from cairn.core.phrasing import Phraser
 
@@ -83,7 +83,7 @@ class Answer:
     text: str
     decision: Decision
     used: list[Recalled]  # the memories shown beside the answer (its proof), best first
-    cited: list[int]  # the ids of the memories the answer rests on
+    cited: list[MemoryId]  # the ids of the memories the answer rests on
     mode: str  # llm, memory-only, provenance
     kind: str  # phrased, extractive, declined, nothing, general, statement, provenance, no-model
     stored: list[Memory] = field(default_factory=list)  # what this turn added to memory
@@ -354,7 +354,7 @@ class Assistant:
                     stored.append(evicted.memory)
         return stored
 
-    def why(self, memory_id: int) -> str:
+    def why(self, memory_id: MemoryId) -> str:
         """The provenance trail of a memory: where it came from and everything that happened to it."""
         m = self.bank.get(memory_id)
         trail = [memory_line(m), f"  from {m.source.describe()}"]

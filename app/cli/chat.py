@@ -16,7 +16,7 @@ from cairn.app.cli.output import emit_json
 from cairn.app.cli.output import memory_line as list_line
 from cairn.core import Answer, Assistant
 from cairn.core import assistant as assistant_mod
-from cairn.core.memory import is_request
+from cairn.core.memory import MemoryId, is_request
 
 
 def build(first: str = "") -> Assistant:
@@ -91,9 +91,9 @@ def _command(assistant: Assistant, text: str) -> bool:
     if name == "/remember" and arg:
         click.echo(f"Remembered {list_line(bank.remember(arg))}")
     elif name == "/forget" and arg.isdigit():
-        click.echo(f"Forgot {list_line(bank.forget(int(arg)))}")
+        click.echo(f"Forgot {list_line(bank.forget(MemoryId(int(arg))))}")
     elif name == "/why" and arg.isdigit():
-        click.echo(assistant.why(int(arg)))
+        click.echo(assistant.why(MemoryId(int(arg))))
     elif name == "/memories":
         click.echo("\n".join(list_line(m) for m in bank.list("live", limit=20)) or "No memories.")
     elif name == "/new":

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import click
 
 from cairn.core import InvalidInput, SystemClock, config, paths
-from cairn.core.memory import MemoryBank, decode_utf8
+from cairn.core.memory import MemoryBank, MemoryId, decode_utf8
 
 
 @dataclass
@@ -49,6 +49,21 @@ class FilePath(click.Path):
         if isinstance(value, str) and "\x00" in value:
             self.fail("a file name cannot contain a NUL character", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class MemoryIdType(click.ParamType[MemoryId]):
+    """A memory id on the command line: a whole number, typed as :class:`MemoryId`."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> MemoryId:
+        try:
+            return MemoryId(int(value))
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a memory id (a whole number, as `cairn memories list` shows)", param, ctx)
+
+
+MEMORY_ID = MemoryIdType()
 
 
 def get_app() -> App:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli.context import FilePath, get_app, json_option, read_text
+from cairn.app.cli.context import MEMORY_ID, FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, history_lines, memory_detail, memory_line
-from cairn.core.memory import Memory
+from cairn.core.memory import Memory, MemoryId
 
 MAX_ROWS = 2**62  # larger numbers do not fit SQLite's integers
 
@@ -39,9 +39,9 @@ def list_cmd(state: str | None, kind: str | None, limit: int, offset: int) -> No
 
 
 @memories.command()
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=MEMORY_ID)
 @json_option
-def show(memory_id: int) -> None:
+def show(memory_id: MemoryId) -> None:
     """Show one memory with its provenance."""
     app = get_app()
     memory = app.bank().get(memory_id)
@@ -49,13 +49,13 @@ def show(memory_id: int) -> None:
 
 
 @memories.command()
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=MEMORY_ID)
 @click.argument("text", required=False)
 @click.option("--file", "file", type=FilePath(path_type=Path, dir_okay=False), help="Read the new text from a file.")
 @click.option("--kind", help="Change the kind.")
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
-def edit(memory_id: int, text: str | None, file: Path | None, kind: str | None, reason: str | None) -> None:
+def edit(memory_id: MemoryId, text: str | None, file: Path | None, kind: str | None, reason: str | None) -> None:
     """Change a memory's TEXT ('-' reads standard input; no text and no --kind opens $EDITOR)."""
     app = get_app()
     bank = app.bank()
@@ -80,29 +80,29 @@ def _show_all(done: list[Memory], verb: str) -> None:
 
 
 @memories.command()
-@click.argument("ids", type=int, nargs=-1, required=True)
+@click.argument("ids", type=MEMORY_ID, nargs=-1, required=True)
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
-def forget(ids: tuple[int, ...], reason: str | None) -> None:
+def forget(ids: tuple[MemoryId, ...], reason: str | None) -> None:
     """Forget memories: hidden from recall, restorable with `restore`. All or none."""
     _show_all(get_app().bank().forget_many(ids, reason), "Forgot")
 
 
 @memories.command()
-@click.argument("ids", type=int, nargs=-1, required=True)
+@click.argument("ids", type=MEMORY_ID, nargs=-1, required=True)
 @click.option("--reason", help="Why (kept in the history).")
 @json_option
-def restore(ids: tuple[int, ...], reason: str | None) -> None:
+def restore(ids: tuple[MemoryId, ...], reason: str | None) -> None:
     """Bring forgotten or archived memories back. All or none."""
     _show_all(get_app().bank().restore_many(ids, reason), "Restored")
 
 
 @memories.command()
-@click.argument("ids", type=int, nargs=-1, required=True)
+@click.argument("ids", type=MEMORY_ID, nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--reason", help="Why (kept in the history, without the text).")
 @json_option
-def purge(ids: tuple[int, ...], yes: bool, reason: str | None) -> None:
+def purge(ids: tuple[MemoryId, ...], yes: bool, reason: str | None) -> None:
     """Erase memories for good: text, vector, index entries, the text in their history, the logged
     turns they came from and copies merged into them. All or none."""
     app = get_app()
@@ -119,18 +119,18 @@ def purge(ids: tuple[int, ...], yes: bool, reason: str | None) -> None:
 
 
 @memories.command()
-@click.argument("ids", type=int, nargs=-1, required=True)
+@click.argument("ids", type=MEMORY_ID, nargs=-1, required=True)
 @click.option("--off", is_flag=True, help="Unpin instead.")
 @json_option
-def pin(ids: tuple[int, ...], off: bool) -> None:
+def pin(ids: tuple[MemoryId, ...], off: bool) -> None:
     """Pin memories (pinned memories never fade), or unpin them with --off. All or none."""
     _show_all(get_app().bank().pin_many(ids, not off), "Unpinned" if off else "Pinned")
 
 
 @memories.command()
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=MEMORY_ID)
 @json_option
-def history(memory_id: int) -> None:
+def history(memory_id: MemoryId) -> None:
     """Every change to a memory, oldest first."""
     app = get_app()
     entries = app.bank().history(memory_id)

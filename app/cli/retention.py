@@ -8,22 +8,22 @@ from typing import Any
 import click
 
 from cairn.app.cli.bench import run_job
-from cairn.app.cli.context import FilePath, get_app, json_option
+from cairn.app.cli.context import MEMORY_ID, FilePath, get_app, json_option
 from cairn.app.cli.memories import memories
 from cairn.app.cli.output import emit_json, history_lines, memory_line, shorten
 from cairn.core import CairnError
 from cairn.core.bench import retention as retention_bench
-from cairn.core.memory import HistoryEntry
+from cairn.core.memory import HistoryEntry, MemoryId
 
 PLOT_LIMIT = 200  # curves drawn by `plot --all` (the most important live memories)
 
 
 @memories.command()
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=MEMORY_ID)
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True,
               help="How far ahead to show the curve.")
 @json_option
-def why(memory_id: int, days: int) -> None:
+def why(memory_id: MemoryId, days: int) -> None:
     """Why a memory is kept: importance and its parts, strength, retention now and ahead, history."""
     app = get_app()
     bank = app.bank()
@@ -57,13 +57,13 @@ def _why_text(r: dict[str, Any], threshold: float, memory: Any) -> str:
 
 
 @memories.command()
-@click.argument("memory_ids", type=int, nargs=-1)
+@click.argument("memory_ids", type=MEMORY_ID, nargs=-1)
 @click.option("--all", "all_", is_flag=True, help=f"Every live memory (the {PLOT_LIMIT} most important).")
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True)
 @click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), default=Path("forgetting.png"),
               show_default=True, help="The PNG file to write.")
 @json_option
-def plot(memory_ids: tuple[int, ...], all_: bool, days: int, out: Path) -> None:
+def plot(memory_ids: tuple[MemoryId, ...], all_: bool, days: int, out: Path) -> None:
     """Draw forgetting curves as a PNG (needs matplotlib: pip install 'cairn[plot]')."""
     app = get_app()
     bank = app.bank()

@@ -41,7 +41,7 @@ from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
 from cairn.core.memory.gate import Gate
-from cairn.core.memory.records import Memory, Source
+from cairn.core.memory.records import Memory, MemoryId, Source
 from cairn.core.phrasing import Phraser, messages, note
 
 Progress = Callable[[str, int, int], None]
@@ -143,7 +143,7 @@ class _ModelArms:
 def _turn_memory(turn: Turn) -> Memory:
     """A conversation turn in the shape :func:`note` takes (it is not stored anywhere)."""
     source = Source("conversation", "", (turn.dia_id,), turn.time, turn.speaker)
-    return Memory(0, "", turn.text, "turn", source, turn.time, turn.time, False, 0.0, 0.0, None, 0, None)
+    return Memory(MemoryId(0), "", turn.text, "turn", source, turn.time, turn.time, False, 0.0, 0.0, None, 0, None)
 
 
 def _ask(assistant: Assistant, q: Question) -> dict[str, float]:

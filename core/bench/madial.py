@@ -26,7 +26,7 @@ from cairn.core.errors import CairnError, InvalidInput
 from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.embed import Embedder
-from cairn.core.memory.records import RecallFilters, Source
+from cairn.core.memory.records import MemoryId, RecallFilters, Source
 
 RELEVANT_ID = 'relevant-id'  # field name of the public format
 _ROLE = re.compile(r"^<([^>]+)>:\s*")
@@ -74,7 +74,7 @@ def load_dialogues(path: Path, known: set[str]) -> list[Dialogue]:
     return out
 
 
-def _ingest(bank: MemoryBank, clock: ManualClock, memories: dict[str, dict[str, Any]]) -> dict[int, str]:
+def _ingest(bank: MemoryBank, clock: ManualClock, memories: dict[str, dict[str, Any]]) -> dict[MemoryId, str]:
     ids = {}
     for key, m in memories.items():
         when = parse_when(m["time"]) if m.get("time") else None

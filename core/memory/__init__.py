@@ -9,7 +9,7 @@ from cairn.core._exports import lazy
 _NAMES = {
     "transfer": "",
     "MAX_K": "bank", "MemoryBank": "bank",
-    "HistoryEntry": "records", "Memory": "records", "Recalled": "records", "RecallFilters": "records",
+    "HistoryEntry": "records", "Memory": "records", "MemoryId": "records", "Recalled": "records", "RecallFilters": "records",
     "SOURCE_TYPES": "records", "Source": "records",
     "Gate": "gate", "is_request": "gate", "Costs": "gate_fit",
     "make_embedder": "embed", "MANIFEST": "onnx_embed", "Manifest": "onnx_embed", "OnnxEmbedder": "onnx_embed",
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.memory.records import SOURCE_TYPES as SOURCE_TYPES
     from cairn.core.memory.records import HistoryEntry as HistoryEntry
     from cairn.core.memory.records import Memory as Memory
+    from cairn.core.memory.records import MemoryId as MemoryId
     from cairn.core.memory.records import Recalled as Recalled
     from cairn.core.memory.records import RecallFilters as RecallFilters
     from cairn.core.memory.records import Source as Source

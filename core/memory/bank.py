@@ -26,6 +26,7 @@ from cairn.core.memory.records import (
     SOURCE_TYPES,
     HistoryEntry,
     Memory,
+    MemoryId,
     Recalled,
     RecallFilters,
     Source,
@@ -168,7 +169,7 @@ class MemoryBank(RetentionMixin):
         store.fts_put(conn, prev.id, prev.source.speaker, prev.text, f"{before}\n{line}".strip())
         return key_text(prev.text, prev.source.speaker)
 
-    def update(self, memory_id: int, *, text: str | None = None, kind: str | None = None,
+    def update(self, memory_id: MemoryId, *, text: str | None = None, kind: str | None = None,
                pinned: bool | None = None, source: Source | None = None,
                importance: float | None = None, reason: str | None = None) -> Memory:
         """Change a memory's editable fields; records old and new values in its history.
@@ -190,7 +191,7 @@ class MemoryBank(RetentionMixin):
         except _Unchanged as same:
             return same.memory
 
-    def _apply_update(self, memory_id: int, changes: dict[str, Any], reason: str | None) -> Memory:
+    def _apply_update(self, memory_id: MemoryId, changes: dict[str, Any], reason: str | None) -> Memory:
         with self.db.atomic() as conn:
             old = self._get(conn, memory_id)
             store.update_memory(conn, memory_id, {**changes, "updated_at": self.clock.now()})
@@ -217,21 +218,21 @@ class MemoryBank(RetentionMixin):
             self.vectors.after_commit_add(memory_id, code)
         return new
 
-    def pin(self, memory_id: int, pinned: bool = True) -> Memory:
+    def pin(self, memory_id: MemoryId, pinned: bool = True) -> Memory:
         return self.pin_many([memory_id], pinned)[0]
 
-    def pin_many(self, ids: Iterable[int], pinned: bool = True) -> list[Memory]:
+    def pin_many(self, ids: Iterable[MemoryId], pinned: bool = True) -> list[Memory]:
         """Pin (or unpin) several memories: all of them, or, if any id is unknown, none."""
-        ids = _unique(ids)
+        unique = _unique(ids)
         with self.db.atomic() as conn:
-            self._get_all(conn, ids)
-            return [self.update(i, pinned=pinned) for i in ids]
+            self._get_all(conn, unique)
+            return [self.update(i, pinned=pinned) for i in unique]
 
-    def forget(self, memory_id: int, reason: str | None = None) -> Memory:
+    def forget(self, memory_id: MemoryId, reason: str | None = None) -> Memory:
         """Tombstone a memory: hidden from recall, restorable. Forgetting twice changes nothing."""
         return self.forget_many([memory_id], reason)[0]
 
-    def forget_many(self, ids: Iterable[int], reason: str | None = None) -> list[Memory]:
+    def forget_many(self, ids: Iterable[MemoryId], reason: str | None = None) -> list[Memory]:
         """Forget several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
             done = [self._forget(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
@@ -249,14 +250,14 @@ class MemoryBank(RetentionMixin):
         store.add_history(conn, memory.uid, "forget", now, {"forgotten_at": None}, {"forgotten_at": now}, reason)
         return self._get(conn, memory.id)
 
-    def restore(self, memory_id: int, reason: str | None = None) -> Memory:
+    def restore(self, memory_id: MemoryId, reason: str | None = None) -> Memory:
         """Undo :meth:`forget`, an archive or a merge. Restoring a live memory changes nothing.
 
         Restoring an archived memory counts as a recall (it was wanted), so the next sweep does
         not archive it again straight away."""
         return self.restore_many([memory_id], reason)[0]
 
-    def restore_many(self, ids: Iterable[int], reason: str | None = None) -> list[Memory]:
+    def restore_many(self, ids: Iterable[MemoryId], reason: str | None = None) -> list[Memory]:
         """Restore several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
             done = [self._restore(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
@@ -278,11 +279,11 @@ class MemoryBank(RetentionMixin):
                           {"forgotten_at": None}, reason)
         return self._get(conn, memory.id)
 
-    def purge(self, memory_id: int, reason: str | None = None) -> str:
+    def purge(self, memory_id: MemoryId, reason: str | None = None) -> str:
         """Erase a memory for good; returns its uid. See :meth:`purge_many`."""
         return self.purge_many([memory_id], reason)[0]
 
-    def purge_many(self, ids: Iterable[int], reason: str | None = None) -> list[str]:
+    def purge_many(self, ids: Iterable[MemoryId], reason: str | None = None) -> list[str]:
         """Erase memories for good, all or none: row, vector, full text (and their text in the
         neighbouring turns' full-text context), their text in the history, the logged turns they
         came from, near-duplicate copies merged into them and facts extracted from their turns.
@@ -291,10 +292,10 @@ class MemoryBank(RetentionMixin):
 
         Refuses (:class:`cairn.core.errors.DatabaseBusy`, nothing changed) while another connection
         holds a read that would keep old pages alive, after waiting up to the busy timeout."""
-        ids = _unique(ids)
+        unique = _unique(ids)
         self._require_no_readers("purge")
         with self.db.atomic() as conn:
-            asked = self._get_all(conn, ids)
+            asked = self._get_all(conn, unique)
             gone = self._erase_all(conn, store.purge_closure(conn, asked), reason)
         for memory in gone:
             self.vectors.after_commit_remove(memory.id)
@@ -391,16 +392,16 @@ class MemoryBank(RetentionMixin):
             self.reinforce(hits)
         return hits
 
-    def get(self, memory_id: int) -> Memory:
+    def get(self, memory_id: MemoryId) -> Memory:
         with self.db.guard():
             return self._get(self.db.conn, memory_id)
 
-    def get_many(self, ids: Iterable[int]) -> list[Memory]:
+    def get_many(self, ids: Iterable[MemoryId]) -> list[Memory]:
         """The memories with ``ids`` (each once, in order); NotFound naming every unknown id."""
         with self.db.guard():
             return self._get_all(self.db.conn, _unique(ids))
 
-    def history(self, memory_id: int) -> list[HistoryEntry]:
+    def history(self, memory_id: MemoryId) -> list[HistoryEntry]:
         with self.db.guard():
             memory = self._get(self.db.conn, memory_id)
             return store.history(self.db.conn, memory.uid)
@@ -421,10 +422,10 @@ class MemoryBank(RetentionMixin):
 
     # ---- helpers ----------------------------------------------------------------------------
 
-    def _get(self, conn: Any, memory_id: int) -> Memory:
+    def _get(self, conn: Any, memory_id: MemoryId) -> Memory:
         return self._get_all(conn, [memory_id])[0]
 
-    def _get_all(self, conn: Any, ids: list[int]) -> list[Memory]:
+    def _get_all(self, conn: Any, ids: list[MemoryId]) -> list[Memory]:
         """The memories with ``ids``, in that order; NotFound naming every unknown id."""
         found = store.get_many(conn, [i for i in ids if 0 < i <= MAX_ID])
         missing = [i for i in ids if i not in found]
@@ -448,8 +449,8 @@ class MemoryBank(RetentionMixin):
             return store.list_memories(self.db.conn, state, limit, offset, kind)
 
 
-def _unique(ids: Iterable[int]) -> list[int]:
-    return list(dict.fromkeys(int(i) for i in ids))
+def _unique(ids: Iterable[int]) -> list[MemoryId]:
+    return list(dict.fromkeys(MemoryId(int(i)) for i in ids))
 
 
 def _stored_embedder(conn: Any) -> tuple[str, int] | None:

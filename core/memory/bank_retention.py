@@ -20,7 +20,7 @@ from cairn.core.clock import Clock
 from cairn.core.config import Settings
 from cairn.core.errors import NotFound
 from cairn.core.memory import consolidate, forgetting, store, store_retention, sweep
-from cairn.core.memory.records import Memory, Recalled, Source, snapshot
+from cairn.core.memory.records import Memory, MemoryId, Recalled, Source, snapshot
 from cairn.core.memory.retention import (
     Background,
     Context,
@@ -48,7 +48,7 @@ class SweepReport:
     live_after: int
     pinned_over_budget: int
     seconds: float
-    ids: list[int] = field(default_factory=list)
+    ids: list[MemoryId] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "ids"} | {"ids": list(self.ids)}
@@ -304,11 +304,11 @@ class RetentionMixin:
         rules = {"decay": sum("retention" in a[1] for a in planned.archive)}
         rules["budget"] = len(ids) - rules["decay"]
         return SweepReport(len(ids), rules, planned.live_before, planned.live_after, planned.pinned_over_budget,
-                           round(time.perf_counter() - started, 4), ids)
+                           round(time.perf_counter() - started, 4), [MemoryId(i) for i in ids])
 
     # ---- explanations -----------------------------------------------------------------------
 
-    def explain(self, memory_id: int, now: float | None = None, days: int = 90) -> dict[str, Any]:
+    def explain(self, memory_id: MemoryId, now: float | None = None, days: int = 90) -> dict[str, Any]:
         """Why a memory is kept: importance and its parts, strength, retention now and ahead."""
         memory = self.get(memory_id)  # type: ignore[attr-defined]
         now = self.clock.now() if now is None else float(now)

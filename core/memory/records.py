@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NewType
 
 from cairn.core.clock import iso
+
+MemoryId = NewType("MemoryId", int)  # a memory's row id: never a count, a position or a turn number
 
 SOURCE_TYPES = ("manual", "conversation", "document", "import", "demo")
 EDITABLE = ("text", "kind", "pinned", "source", "importance")
@@ -37,7 +39,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Memory:
-    id: int
+    id: MemoryId
     uid: str
     text: str
     kind: str

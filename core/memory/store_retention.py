@@ -7,7 +7,7 @@ function takes an open connection and the caller owns the transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ def _uids(conn: Any, ids: list[int]) -> Iterable[tuple[int, str]]:
                                 chunk).fetchall()
 
 
-def reinforce_many(conn: Any, updates: list[tuple[int, float]], now: float) -> None:
+def reinforce_many(conn: Any, updates: Sequence[tuple[int, float]], now: float) -> None:
     """Record a recall: new strength, recall count + 1, the forgetting clock restarted."""
     conn.executemany("UPDATE memories SET strength = ?, recall_count = recall_count + 1, last_recalled_at = ? "
                      "WHERE id = ?", [(s, now, i) for i, s in updates])
