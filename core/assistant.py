@@ -225,12 +225,11 @@ class Assistant:
         return "llm" if self.has_model else "memory-only"
 
     def _decide(self, text: str) -> Decision:
-        probe = self.bank.probe()
-        decision = self.gate.decide(text, probe, State(previous_used_memory=self._used_memory))
+        decision = self.gate.decide(text, self.bank.probe(), State(previous_used_memory=self._used_memory))
         if self.choice.llm_vote and self.settings.vote_low < decision.confidence < self.settings.vote_high:
             vote = self.llm_vote(text)  # ask the model only when the cheap signals are unsure
             if vote is not None:
-                decision = self.gate.decide(text, probe, State(self._used_memory, vote))
+                decision = self.gate.with_vote(decision, vote)
         return decision
 
     def _recall(self, text: str) -> list[Recalled]:

@@ -161,7 +161,7 @@ def _shipped(sets: list[Labelled], gate: Gate, voter: Voter | None) -> list[dict
             state = State(item.previous_used_memory)
             decision = gate.decide(item.text, probe, state)
             done = time.perf_counter()
-            voted = voter.decide(gate, item.text, probe, state, decision) if voter else decision.retrieve
+            voted = voter.decide(gate, item.text, decision) if voter else decision.retrieve
             rows.append({"group": s.group, "source": item.source, "label": item.label, "retrieve": decision.retrieve,
                          "voted": voted, "seconds": done - embedded, "embed_s": embedded - start})
     return rows

@@ -12,7 +12,7 @@ from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.llm.vote import retrieval_vote
-from cairn.core.memory.gate import Decision, Gate, Probe, State
+from cairn.core.memory.gate import Decision, Gate
 
 
 class Voter:
@@ -25,7 +25,7 @@ class Voter:
         self.band = (settings.assistant.vote_low, settings.assistant.vote_high)
         self.asked, self.flipped, self.seconds, self.model = 0, 0, 0.0, model
 
-    def decide(self, gate: Gate, question: str, probe: Probe, state: State, decision: Decision) -> bool:
+    def decide(self, gate: Gate, question: str, decision: Decision) -> bool:
         if not self.band[0] < decision.confidence < self.band[1]:
             return decision.retrieve
         start = time.perf_counter()
@@ -34,7 +34,7 @@ class Voter:
         self.asked += 1
         if vote is None:
             return decision.retrieve
-        voted = gate.decide(question, probe, State(state.previous_used_memory, vote)).retrieve
+        voted = gate.with_vote(decision, vote).retrieve
         self.flipped += voted != decision.retrieve
         return voted
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cairn.core.clock import ManualClock
+from cairn.core.clock import ManualClock, parse_when
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.records import Source
 
-KINDS = ("personal", "world", "chitchat", "follow_ups")
 SOURCE_TYPES = {"diary": "manual", "note": "manual", "chat": "conversation", "document": "document"}
 
 
@@ -75,17 +73,12 @@ def load(path: Path | None = None) -> list[Persona]:
 
 def _persona(p: dict[str, Any]) -> Persona:
     notes = tuple(Note(str(m["text"]), str(m.get("source", "note")), str(m.get("speaker") or "user"),
-                       str(m.get("ref") or m.get("source", "note")), _time(str(m["when"]))) for m in p["memories"])
+                       str(m.get("ref") or m.get("source", "note")), parse_when(str(m["when"]))) for m in p["memories"])
     items = [Item(str(q["q"]), kind == "personal", kind, str(q.get("form", "")))
              for kind in ("personal", "world", "chitchat") for q in p.get(kind, [])]
     items += [Item(str(f["q"]), bool(f["retrieve"]), "follow_ups", "follow_up", str(f["previous"]),
                    bool(f["previous_retrieve"])) for f in p.get("follow_ups", [])]
     return Persona(str(p["id"]), str(p.get("user", "user")), notes, tuple(items))
-
-
-def _time(text: str) -> float:
-    stamp = datetime.fromisoformat(text)
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
 
 
 def ingest(bank: MemoryBank, clock: ManualClock, persona: Persona) -> None:

@@ -8,7 +8,7 @@ transcript evaluated between questions. Greedy decoding.
 
 from __future__ import annotations
 
-from cairn.core.llm.runtime import CONVERSATION, Runtime, Sampler
+from cairn.core.llm.runtime import CONVERSATION, Runtime
 from cairn.core.llm.sampling import Sampling
 
 
@@ -35,19 +35,8 @@ class PrefixCache:
         self.rt.kv_remove(self.seq, keep, -1)
         self.rt.decode(prompt[keep:], keep, self.seq, logits="last")
         self.cached = list(prompt)
-        out: list[int] = []
-        finish = "length"
-        with Sampler(self.rt, Sampling(temperature=0.0)) as sampler:
-            for i in range(max_tokens):
-                token = sampler.sample()
-                if self.rt.is_end(token) or len(prompt) + i + 1 >= self.rt.n_ctx:
-                    finish = "stop" if self.rt.is_end(token) else "context"
-                    break
-                out.append(token)
-                if stop and stop in self.rt.detokenize(out[-8:]):
-                    finish = "stop_sequence"
-                    break
-                self.rt.decode([token], len(prompt) + i, self.seq, logits="last")
+        out, finish = self.rt.sample_on(self.seq, len(prompt), Sampling(temperature=0.0), max_tokens,
+                                        (stop,) if stop else ())
         self.rt.kv_remove(self.seq, len(prompt), -1)
         text = self.rt.detokenize(out)
         return (text.split(stop, 1)[0] if stop else text), finish, len(prompt) - keep

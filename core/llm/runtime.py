@@ -264,27 +264,31 @@ class Runtime:
         cached = min(cached, len(prompt) - 1)
         if cached <= 0:
             self.kv_clear(SCRATCH)
-        out: list[int] = []
-        finish = "length"
         try:
             self.decode(prompt[max(cached, 0):], start + max(cached, 0), SCRATCH, logits="last")
-            with Sampler(self, sampling) as sampler:
-                for i in range(max_tokens):
-                    token = sampler.sample()
-                    if self.is_end(token) or start + len(prompt) + i + 1 >= self.n_ctx:
-                        finish = "stop" if self.is_end(token) else "context"
-                        break
-                    out.append(token)
-                    if stop and any(s in self.detokenize(out[-8:]) for s in stop):
-                        finish = "stop_sequence"
-                        break
-                    self.decode([token], start + len(prompt) + i, SCRATCH, logits="last")
+            out, finish = self.sample_on(SCRATCH, start + len(prompt), sampling, max_tokens, stop)
         finally:
             self.kv_clear(SCRATCH)
         text = self.detokenize(out)
         for s in stop:
             text = text.split(s, 1)[0]
         return Completion(text, len(out), finish, len(prompt))
+
+    def sample_on(self, seq: int, position: int, sampling: Sampling, max_tokens: int,
+                  stop: tuple[str, ...] = ()) -> tuple[list[int], str]:
+        """Tokens sampled after what ``seq`` holds up to ``position`` (the prompt is evaluated), each
+        evaluated in turn, and why sampling ended: stop (end of turn), stop_sequence, length, context."""
+        out: list[int] = []
+        with Sampler(self, sampling) as sampler:
+            for i in range(max_tokens):
+                token = sampler.sample()
+                if self.is_end(token) or position + i + 1 >= self.n_ctx:
+                    return out, "stop" if self.is_end(token) else "context"
+                out.append(token)
+                if stop and any(s in self.detokenize(out[-8:]) for s in stop):
+                    return out, "stop_sequence"
+                self.decode([token], position + i, seq, logits="last")
+        return out, "length"
 
     # ---- the KV cache -----------------------------------------------------------------------
 

@@ -112,10 +112,16 @@ class Gate:
         return values
 
     def decide(self, query: str, probe: Probe, state: State = State()) -> Decision:
-        values = self.signals(query, probe, state)
+        return self._judge(self.signals(query, probe, state), state.llm_ret)
+
+    def with_vote(self, decision: Decision, llm_ret: float) -> Decision:
+        """``decision`` again with the model's P(<RET>) added (its signals are reused, not re-probed)."""
+        return self._judge(decision.signals, llm_ret)
+
+    def _judge(self, values: dict[str, float], llm_ret: float | None) -> Decision:
         extra = 0.0
-        if state.llm_ret is not None:
-            p = min(max(state.llm_ret, 1e-4), 1 - 1e-4)
+        if llm_ret is not None:
+            p = min(max(llm_ret, 1e-4), 1 - 1e-4)
             extra = self.llm_weight * math.log(p / (1 - p))
         pred = self.model.predict(values, extra)
         retrieve = pred.probability >= self.threshold

@@ -23,6 +23,7 @@ import numpy as np
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.gate import MODEL_FEATURES, FormModel, Gate
 from cairn.core.memory.logistic import fit as fit_logistic
+from cairn.core.memory.logistic import newton
 
 
 @dataclass(frozen=True)
@@ -59,18 +60,9 @@ def fit_form(examples: list[Example], embedder: str, l2: float = 10.0) -> FormMo
     vectors = [e.vector for e in usable if e.vector is not None]
     if len(usable) < 10 or len({e.label for e in usable}) < 2:
         return None
-    x = np.hstack([np.stack(vectors) * math.sqrt(len(vectors[0])), np.ones((len(usable), 1))])
+    x = np.stack(vectors) * math.sqrt(len(vectors[0]))
     y = np.array([e.label for e in usable], dtype=np.float64)
-    s = balance(usable)
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[-1] = 0.0
-    for _ in range(30):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        step = np.linalg.solve((x * (s * p * (1 - p))[:, None]).T @ x + np.diag(penalty), x.T @ (s * (p - y)) + penalty * w)
-        w -= step
-        if np.abs(step).max() < 1e-7:
-            break
+    w = newton(x, y, balance(usable), l2, tol=1e-7, iterations=30)
     return FormModel(embedder, w[:-1], float(w[-1]))
 
 

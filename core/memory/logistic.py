@@ -98,15 +98,23 @@ def fit(rows: list[dict[str, float]], labels: list[bool], names: tuple[str, ...]
     mean = np.nansum(x, axis=0) / np.maximum(seen, 1)
     x = np.where(np.isnan(x), mean, x)
     scale = x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = newton((x - mean) / scale, y, s, l2)
+    return LogisticModel(names, mean, scale, w[:-1], float(w[-1]), dict(meta or {}))
+
+
+def newton(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float, tol: float = 1e-8,
+           iterations: int = 50) -> np.ndarray:
+    """Weighted logistic regression by Newton's method with an L2 penalty on ``x``'s columns (an
+    unpenalised bias is appended): the weights, bias last."""
+    z = np.hstack([x, np.ones((len(x), 1))])
     w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0
-    for _ in range(50):
+    for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        step = np.linalg.solve((z * (s * p * (1 - p))[:, None]).T @ z + np.diag(penalty),
-                               z.T @ (s * (p - y)) + penalty * w)
+        step = np.linalg.solve((z * (weights * p * (1 - p))[:, None]).T @ z + np.diag(penalty),
+                               z.T @ (weights * (p - y)) + penalty * w)
         w -= step
-        if np.abs(step).max() < 1e-8:
+        if np.abs(step).max() < tol:
             break
-    return LogisticModel(names, mean, scale, w[:-1], float(w[-1]), dict(meta or {}))
+    return w
