@@ -246,7 +246,7 @@ class Assistant:
                 break
             kept.append(h)
             budget -= cost
-        self.bank.reinforce(kept)
+        self.bank.retention.reinforce(kept)
         return kept
 
     def _from_memory(self, text: str, decision: Decision, shown: list[Recalled]) -> Answer:

@@ -87,7 +87,7 @@ def _open(tmp: str, name: str, settings: Settings, embedder: Embedder, clock: Ma
           scorer: TokenSurprisal | None = None) -> MemoryBank:
     bank = MemoryBank.open(Path(tmp) / f"{name}.db", settings, embedder=embedder, clock=clock, in_memory_index=True)
     if scorer is not None:
-        bank.use_token_surprisal(scorer)
+        bank.retention.use_token_surprisal(scorer)
     return bank
 
 
@@ -101,7 +101,7 @@ def labelled_parts(conversations: list[Conversation], *, embedder: Embedder, set
         for conv in conversations:
             clock = ManualClock()
             with _open(tmp, conv.sample_id, settings, embedder, clock, scorer) as bank:
-                bank.use_importance_model(ImportanceModel.neutral())
+                bank.retention.use_importance_model(ImportanceModel.neutral())
                 feed(bank, clock, conv, None, progress)
                 gold = evidence(conv)
                 mems = [m for m in bank.list("live") if m.importance_parts]
@@ -170,7 +170,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
             clock = ManualClock()
             with _open(tmp, conv.sample_id, settings, embedder, clock, scorer) as bank:
                 if conv.sample_id in folds:
-                    bank.use_importance_model(folds[conv.sample_id])
+                    bank.retention.use_importance_model(folds[conv.sample_id])
                 sweeps = feed(bank, clock, conv, budget, progress)
                 gold, live = evidence(conv), kept_turns(bank)
                 recall_after(bank, conv, k, tally)

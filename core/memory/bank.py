@@ -6,7 +6,6 @@ memory touches its row, its vector, its full-text entry and the history in one t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,16 @@ import numpy as np
 
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
-from cairn.core.errors import DatabaseBusy, EmbedderMismatch, InvalidInput, ModelLoadError, NotFound
-from cairn.core.memory import forgetting, retrieve, store, store_retention
-from cairn.core.memory.bank_retention import RetentionMixin, SweepReport, TurnResult, new_values
+from cairn.core.errors import InvalidInput, NotFound
+from cairn.core.memory import consolidate, erase, retrieve, store, store_retention
+from cairn.core.memory.columns import check_kind, check_source, source_columns, unique
 from cairn.core.memory.db import Database, connect, schema_version
 from cairn.core.memory.embed import Embedder, QueryCache, make_embedder
+from cairn.core.memory.intake import Intake, TurnResult
+from cairn.core.memory.keeper import Retention, SweepReport
 from cairn.core.memory.probe import BankProbe
 from cairn.core.memory.records import (
     EDITABLE,
-    SOURCE_TYPES,
     HistoryEntry,
     Memory,
     MemoryId,
@@ -40,7 +40,7 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot name a memory
 MAX_K = 10_000  # most memories one recall returns
 
 
-class MemoryBank(RetentionMixin):
+class MemoryBank:
     """One user's memories. Owns its database connection: call :meth:`close` (or use ``with``)."""
 
     def __init__(self, db: Database, embedder: Embedder, settings: Settings, clock: Clock,
@@ -51,6 +51,8 @@ class MemoryBank(RetentionMixin):
         self.settings = settings
         self.clock = clock
         self.vectors = Vectors(embedder.dim, in_memory_index)
+        self.retention = Retention(db, settings, clock, self.vectors)
+        self.intake = Intake(db, embedder, settings, clock, self.vectors, self.retention)
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
@@ -64,20 +66,11 @@ class MemoryBank(RetentionMixin):
         db = connect(path, settings.storage.busy_timeout_ms)
         bank = cls(db, embedder, settings, clock or SystemClock(), in_memory_index)
         try:
-            bank._finish_scrub()
+            erase.finish_scrub(bank.db)
         except BaseException:
             bank.close()
             raise
         return bank
-
-    def _finish_scrub(self) -> None:
-        """Empty the write-ahead log if an earlier purge could not (a reader was in the way)."""
-        with self.db.guard():
-            pending = store.meta_get(self.db.conn, "scrub_pending")
-        if pending and self.db.clear_wal():
-            with self.db.atomic() as conn:
-                store.meta_delete(conn, "scrub_pending")
-            self.db.clear_wal()
 
     def close(self) -> None:
         self.vectors.close()
@@ -89,40 +82,16 @@ class MemoryBank(RetentionMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- embedder bookkeeping ---------------------------------------------------------------
+    # ---- writes -----------------------------------------------------------------------------
 
     def stored_embedder(self) -> tuple[str, int] | None:
         """(id, dim) of the embedder this bank's vectors came from, or None for a new bank."""
         with self.db.guard():
-            return _stored_embedder(self.db.conn)
-
-    def _ensure_embedder(self, conn: Any, create: bool = True) -> None:
-        """Refuse vectors from another embedder; a new bank (``create``) learns this one's."""
-        stored = _stored_embedder(conn)
-        if stored is None:
-            if create:
-                store.meta_set(conn, "embedder_id", self.embedder.id)
-                store.meta_set(conn, "embedder_dim", str(self.embedder.dim))
-                store.vec_drop(conn)
-                store.vec_create(conn, self.embedder.dim)
-        elif stored != (self.embedder.id, self.embedder.dim):
-            raise EmbedderMismatch(
-                f"This memory bank's vectors were made by {stored[0]} (dimension {stored[1]}), but the configured "
-                f"embedder is {self.embedder.id} (dimension {self.embedder.dim}); they cannot be mixed.",
-                hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
+            return self.intake.stored_embedder(self.db.conn)
 
     def embed_keys(self, keys: list[str]) -> np.ndarray:
         """Vectors of embedding keys (:func:`cairn.core.memory.vectors.key_text`), checked."""
-        return self._embed(keys)
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.embedder.embed(texts)
-        if vectors.shape != (len(texts), self.embedder.dim):
-            raise ModelLoadError(f"The embedder {self.embedder.id} returned vectors of shape {vectors.shape}, "
-                                 f"expected ({len(texts)}, {self.embedder.dim}).")
-        return vectors
-
-    # ---- writes -----------------------------------------------------------------------------
+        return self.intake.embed(keys)
 
     def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
                  pinned: bool = False, importance: float | None = None) -> Memory:
@@ -130,44 +99,38 @@ class MemoryBank(RetentionMixin):
         content unless given; a near-duplicate of a recent memory is merged into it (the returned
         memory then has ``replaced_by`` set)."""
         text = self._check(text)
-        source = _check_source(source or Source())
-        kind = _check_kind(kind)
         if importance is not None and not 0.0 <= importance <= 1.0:
             raise InvalidInput(f"Importance must be between 0 and 1, got {importance}.")
-        vector = self._embed([key_text(text, source.speaker)])[0]
-        values = new_values(text, kind, source, pinned, self.clock.now())
-        background = self._prescore(text)
-        with self.db.atomic() as conn:
-            memory, code = self._store(conn, values, vector, importance, None, background)
-        self.vectors.after_commit_add(memory.id, code)
-        return memory
+        return self.intake.remember(text, check_kind(kind), check_source(source or Source()), pinned, importance)
 
     def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> tuple[Memory, np.ndarray | None]:
-        """Row + vector + full text of one memory (inside the caller's transaction).
+        """Row + vector + full text of one memory (inside the caller's transaction), unscored.
 
         Returns the memory and, if it is live, its code for the in-memory index."""
-        self._ensure_embedder(conn)
-        memory_id = store.insert_memory(conn, values)
-        live = values.get("forgotten_at") is None
-        code = self.vectors.put(conn, memory_id, vector, active=live)
-        memory = store.get_memory(conn, memory_id)
-        assert memory is not None
-        store.fts_put(conn, memory_id, memory.source.speaker, memory.text, self._link_context(conn, memory))
-        store.df_add(conn, memory.text, +1)
-        return memory, code if live else None
+        return self.intake.insert_row(conn, values, vector)
 
-    def _link_context(self, conn: Any, memory: Memory) -> str:
-        """Neighbouring-turn context: the previous memory of the same source goes into this one's
-        context, and this one into the previous one's."""
-        if not memory.source.ref:
-            return ""
-        prev = store.previous_in_source(conn, memory.source.ref, memory.id)
-        if prev is None:
-            return ""
-        line = key_text(memory.text, memory.source.speaker)
-        before = store.fts_context(conn, prev.id)
-        store.fts_put(conn, prev.id, prev.source.speaker, prev.text, f"{before}\n{line}".strip())
-        return key_text(prev.text, prev.source.speaker)
+    def log_turn(self, conversation: str, text: str, *, speaker: str | None = None, turn: str | None = None,
+                 at: float | None = None, pinned: bool = False, memorable: bool = True) -> TurnResult:
+        """Log one conversation turn; keep it as a memory too when it carries information
+        (``memorable=False``: log only, e.g. a question to the assistant)."""
+        return self.intake.log_turn(conversation, text, speaker, turn, at, pinned, memorable)
+
+    def summarise(self, conversation: str, summariser: consolidate.Summariser,
+                  after_log_id: int = 0) -> list[Memory]:
+        """Turn a conversation's logged turns (those after ``after_log_id``) into atomic facts
+        with a summariser (an LLM); each fact is stored linked to the turns it came from."""
+        with self.db.guard():
+            turns = [t for t in store_retention.conversation(self.db.conn, conversation) if t.id > after_log_id]
+        if not turns:
+            return []
+        when = {t.turn: t.at for t in turns if t.turn}
+        out = []
+        for fact in summariser.summarise(conversation, [(t.turn, t.speaker, t.text) for t in turns]):
+            times = [when[x] for x in fact.turns if x in when]
+            source = Source("conversation", conversation, fact.turns, max(times) if times else turns[-1].at,
+                            fact.speaker)
+            out.append(self.remember(fact.text, kind="fact", source=source))
+        return out
 
     def update(self, memory_id: MemoryId, *, text: str | None = None, kind: str | None = None,
                pinned: bool | None = None, source: Source | None = None,
@@ -179,13 +142,13 @@ class MemoryBank(RetentionMixin):
         if text is not None:
             changes["text"] = self._check(text)
         if kind is not None:
-            changes["kind"] = _check_kind(kind)
+            changes["kind"] = check_kind(kind)
         if pinned is not None:
             changes["pinned"] = int(pinned)
         if importance is not None:
             changes["importance"] = float(importance)
         if source is not None:
-            changes.update(_source_columns(_check_source(source)))
+            changes.update(source_columns(check_source(source)))
         try:
             return self._apply_update(memory_id, changes, reason)
         except _Unchanged as same:
@@ -202,13 +165,13 @@ class MemoryBank(RetentionMixin):
                 raise _Unchanged(old)
             code = None
             if key_text(old.text, old.source.speaker) != key_text(new.text, new.source.speaker):
-                self._ensure_embedder(conn)
-                vector = self._embed([key_text(new.text, new.source.speaker)])[0]
+                self.intake.ensure_embedder(conn)
+                vector = self.intake.embed([key_text(new.text, new.source.speaker)])[0]
                 code = self.vectors.put(conn, memory_id, vector, active=not new.forgotten)
                 store.fts_put(conn, memory_id, new.source.speaker, new.text, store.fts_context(conn, memory_id))
                 for neighbour in store.adjacent_in_source(conn, new):
                     if neighbour is not None:  # its context held the old text
-                        self._relink(conn, neighbour)
+                        erase.relink(conn, neighbour)
                 store.df_add(conn, old.text, -1)
                 store.df_add(conn, new.text, +1)
             store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
@@ -223,10 +186,10 @@ class MemoryBank(RetentionMixin):
 
     def pin_many(self, ids: Iterable[MemoryId], pinned: bool = True) -> list[Memory]:
         """Pin (or unpin) several memories: all of them, or, if any id is unknown, none."""
-        unique = _unique(ids)
+        wanted = unique(ids)
         with self.db.atomic() as conn:
-            self._get_all(conn, unique)
-            return [self.update(i, pinned=pinned) for i in unique]
+            self._get_all(conn, wanted)
+            return [self.update(i, pinned=pinned) for i in wanted]
 
     def forget(self, memory_id: MemoryId, reason: str | None = None) -> Memory:
         """Tombstone a memory: hidden from recall, restorable. Forgetting twice changes nothing."""
@@ -235,7 +198,7 @@ class MemoryBank(RetentionMixin):
     def forget_many(self, ids: Iterable[MemoryId], reason: str | None = None) -> list[Memory]:
         """Forget several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
-            done = [self._forget(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
+            done = [self._forget(conn, m, reason) for m in self._get_all(conn, unique(ids))]
         for memory in done:
             self.vectors.after_commit_remove(memory.id)
         return done
@@ -260,7 +223,7 @@ class MemoryBank(RetentionMixin):
     def restore_many(self, ids: Iterable[MemoryId], reason: str | None = None) -> list[Memory]:
         """Restore several memories in one transaction: all of them, or none if any id is unknown."""
         with self.db.atomic() as conn:
-            done = [self._restore(conn, m, reason) for m in self._get_all(conn, _unique(ids))]
+            done = [self._restore(conn, m, reason) for m in self._get_all(conn, unique(ids))]
         self.vectors.invalidate()  # their codes are reloaded with the others on the next search
         return done
 
@@ -271,7 +234,7 @@ class MemoryBank(RetentionMixin):
         changes: dict[str, Any] = {"forgotten_at": None, "forgotten_by": None, "replaced_by": None}
         if memory.archived:
             changes["last_recalled_at"] = now
-            changes["strength"] = forgetting.reinforce(memory.strength, now - memory.age_anchor, self.curve())
+            changes["strength"] = self.retention.restored_strength(memory, now)
         store.update_memory(conn, memory.id, changes)
         if store.vec_table_exists(conn):
             store.vec_set_active(conn, memory.id, True)
@@ -292,56 +255,40 @@ class MemoryBank(RetentionMixin):
 
         Refuses (:class:`cairn.core.errors.DatabaseBusy`, nothing changed) while another connection
         holds a read that would keep old pages alive, after waiting up to the busy timeout."""
-        unique = _unique(ids)
-        self._require_no_readers("purge")
+        wanted = unique(ids)
+        erase.require_no_readers(self.db, "purge")
         with self.db.atomic() as conn:
-            asked = self._get_all(conn, unique)
-            gone = self._erase_all(conn, store.purge_closure(conn, asked), reason)
+            asked = self._get_all(conn, wanted)
+            gone = erase.erase_all(conn, store.purge_closure(conn, asked), reason, self.clock.now())
         for memory in gone:
             self.vectors.after_commit_remove(memory.id)
-        self._scrub("purge")
+        erase.scrub(self.db, "purge")
         return [m.uid for m in asked]
 
-    def _erase_all(self, conn: Any, memories: list[Memory], reason: str | None) -> list[Memory]:
-        for memory in memories:
-            store.delete_memory(conn, memory.id)
-            if store.vec_table_exists(conn):
-                store.vec_delete(conn, memory.id)
-            store.fts_delete(conn, memory.id)
-            store.df_add(conn, memory.text, -1)
-            store_retention.delete_turns_of(conn, memory.id)
-            store.scrub_history_text(conn, memory.uid)
-            store.add_history(conn, memory.uid, "purge", self.clock.now(), None, None, reason)
-        for neighbour in store.source_neighbours(conn, [(m.source.ref, m.id) for m in memories]):
-            self._relink(conn, neighbour)
-        return memories
 
-    def _relink(self, conn: Any, memory: Memory) -> None:
-        """Rebuild a memory's full-text context from its current neighbours in the same source
-        (after one of them was purged or edited, its old text must not linger there)."""
-        before, after = store.adjacent_in_source(conn, memory)
-        lines = [key_text(m.text, m.source.speaker) for m in (before, after) if m is not None]
-        store.fts_put(conn, memory.id, memory.source.speaker, memory.text, "\n".join(lines))
 
-    def _require_no_readers(self, action: str) -> None:
-        if not self.db.clear_wal():
-            raise DatabaseBusy(
-                f"Another program is reading the memory database {self.db.path}, so the {action} could not remove "
-                "every copy of the text; nothing was changed.",
-                hint="Close other Cairn windows or commands (or stop the Cairn daemon) and try again.")
 
-    def _scrub(self, action: str) -> None:
-        """After erasing: merge the full-text segments (old ones still hold the words), then copy the
-        log into the database file and empty it (old page images hold the text)."""
+
+    def purge_conversation(self, names: list[str], with_memories: bool = False,
+                           reason: str | None = None) -> dict[str, Any]:
+        """Erase conversations from the log, all or none (and, ``with_memories``, the memories their
+        turns became, as :meth:`purge_many` does), leaving no copy of their text in the files."""
+        erase.require_no_readers(self.db, "purge")
         with self.db.atomic() as conn:
-            store.fts_optimize(conn)
-        if not self.db.clear_wal():
-            with self.db.atomic() as conn:
-                store.meta_set(conn, "scrub_pending", "1")
-            raise DatabaseBusy(
-                f"The {action} is done, but another program started reading the memory database meanwhile, so old "
-                "copies of the text stay in its write-ahead log until that program stops.",
-                hint="Close it; Cairn empties the log the next time it opens the database.")
+            known = {c.name for c in store_retention.conversations(conn)}
+            missing = [n for n in names if n not in known]
+            if missing:
+                raise NotFound(f"No conversation called {', '.join(map(repr, missing))} in the log; nothing was changed.",
+                               hint="`cairn conversations list` shows them.")
+            memory_ids = [i for n in names for i in store_retention.delete_conversation(conn, n)]
+            gone: list[Memory] = []
+            if with_memories and memory_ids:
+                found = store.get_many(conn, memory_ids)
+                gone = erase.erase_all(conn, store.purge_closure(conn, list(found.values())), reason, self.clock.now())
+        for memory in gone:
+            self.vectors.after_commit_remove(memory.id)
+        erase.scrub(self.db, "purge")
+        return {"conversations": names, "memories_purged": [m.id for m in gone]}
 
     def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
         """Re-embed every memory with the configured embedder; returns how many."""
@@ -349,7 +296,7 @@ class MemoryBank(RetentionMixin):
             total = sum(store.count_memories(conn).values())
             for key in ("embedder_id", "embedder_dim", "vector_centre"):
                 store.meta_delete(conn, key)
-            self._ensure_embedder(conn)
+            self.intake.ensure_embedder(conn)
             done = 0
             pending: list[Memory] = []
             for memory in store.iter_memories(conn, batch):
@@ -367,7 +314,7 @@ class MemoryBank(RetentionMixin):
                      done: int, total: int) -> int:
         if not memories:
             return 0
-        vectors = self._embed([key_text(m.text, m.source.speaker) for m in memories])
+        vectors = self.intake.embed([key_text(m.text, m.source.speaker) for m in memories])
         for memory, vector in zip(memories, vectors, strict=False):
             self.vectors.put(conn, memory.id, vector, active=not memory.forgotten)
         if progress:
@@ -384,12 +331,12 @@ class MemoryBank(RetentionMixin):
         if not 1 <= k <= MAX_K:
             raise InvalidInput(f"k must be from 1 to {MAX_K:,}, got {k}.")
         with self.db.guard():
-            self._ensure_embedder(self.db.conn, create=False)
+            self.intake.ensure_embedder(self.db.conn, create=False)
             hits = retrieve.search(self.db.conn, self.queries, self.vectors, query, k,
                                    filters or RecallFilters(), self.settings.recall, use)
-        hits = self._weigh_retention(hits)
+        hits = self.retention.weigh(hits)
         if touch and hits:
-            self.reinforce(hits)
+            self.retention.reinforce(hits)
         return hits
 
     def get(self, memory_id: MemoryId) -> Memory:
@@ -399,12 +346,39 @@ class MemoryBank(RetentionMixin):
     def get_many(self, ids: Iterable[MemoryId]) -> list[Memory]:
         """The memories with ``ids`` (each once, in order); NotFound naming every unknown id."""
         with self.db.guard():
-            return self._get_all(self.db.conn, _unique(ids))
+            return self._get_all(self.db.conn, unique(ids))
 
     def history(self, memory_id: MemoryId) -> list[HistoryEntry]:
         with self.db.guard():
             memory = self._get(self.db.conn, memory_id)
             return store.history(self.db.conn, memory.uid)
+
+    def conversations(self, limit: int | None = None, offset: int = 0) -> list[store_retention.ConversationSummary]:
+        """The logged conversations (every turn, including questions to the assistant), newest first."""
+        with self.db.guard():
+            return store_retention.conversations(self.db.conn, limit, offset)
+
+    def conversation(self, name: str) -> list[store_retention.LoggedTurn]:
+        """A conversation's logged turns, in order; NotFound if there is none of that name."""
+        with self.db.guard():
+            turns = store_retention.conversation(self.db.conn, name)
+        if not turns:
+            raise NotFound(f"No conversation called {name!r} in the log.",
+                           hint="`cairn conversations list` shows them.")
+        return turns
+
+    # ---- retention (``self.retention`` holds the rest) --------------------------------------
+
+    def sweep(self, now: float | None = None, budget: int | None = None) -> SweepReport:
+        """Archive what faded, then enforce the storage budget: see :meth:`Retention.sweep`."""
+        return self.retention.sweep(now, budget)
+
+    def explain(self, memory_id: MemoryId, now: float | None = None, days: int = 90) -> dict[str, Any]:
+        """Why a memory is kept: importance and its parts, strength, retention now and ahead."""
+        with self.db.guard():
+            memory = self._get(self.db.conn, memory_id)
+            history = store.history(self.db.conn, memory.uid)
+        return self.retention.explain(memory, history, now, days)
 
     def stats(self) -> dict[str, Any]:
         with self.db.guard():
@@ -449,15 +423,6 @@ class MemoryBank(RetentionMixin):
             return store.list_memories(self.db.conn, state, limit, offset, kind)
 
 
-def _unique(ids: Iterable[int]) -> list[MemoryId]:
-    return list(dict.fromkeys(MemoryId(int(i)) for i in ids))
-
-
-def _stored_embedder(conn: Any) -> tuple[str, int] | None:
-    ident = store.meta_get(conn, "embedder_id")
-    dim = store.meta_get(conn, "embedder_dim")
-    return (ident, int(dim)) if ident and dim else None
-
 
 class _Unchanged(Exception):
     """Raised inside a transaction when an update changes nothing (rolls it back)."""
@@ -467,20 +432,3 @@ class _Unchanged(Exception):
         self.memory = memory
 
 
-def _check_kind(kind: str) -> str:
-    kind = kind.strip() if isinstance(kind, str) else ""
-    if not kind or len(kind) > 64:
-        raise InvalidInput("A memory kind must be a word of 1 to 64 characters.")
-    return kind
-
-
-def _check_source(source: Source) -> Source:
-    if source.type not in SOURCE_TYPES:
-        raise InvalidInput(f"Unknown source type {source.type!r}: use one of {', '.join(SOURCE_TYPES)}.")
-    return source
-
-
-def _source_columns(source: Source) -> dict[str, Any]:
-    return {"source_type": source.type, "source_ref": source.ref,
-            "source_turns": json.dumps(list(source.turns)), "source_time": source.time,
-            "source_speaker": source.speaker}

@@ -180,7 +180,7 @@ def test_a_judge_decides_supersede(isolated_home: Path, clock: ManualClock) -> N
     settings = Settings(retention=RetentionSettings(supersede_similarity=0.3))
     with MemoryBank.open(isolated_home / "j.db", settings, clock=clock) as bank:
         old = bank.remember("we meet at the cafe on Fridays")
-        bank.use_judge(AlwaysContradicts())
+        bank.retention.use_judge(AlwaysContradicts())
         new = bank.remember("we meet at the library on Fridays now instead")
         assert bank.get(old.id).valid_to == new.valid_from
 

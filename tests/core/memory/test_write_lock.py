@@ -35,7 +35,7 @@ def test_scoring_happens_outside_the_write_transaction(isolated_home: Path, cloc
     with MemoryBank.open(path, Settings(), clock=clock) as bank:
         bank.remember("the bank exists")
         probe = WritesMeanwhile(path)
-        bank.background = probe
+        bank.retention.background = probe
         bank.remember("My sister Ana moved to Lisbon")
         bank.log_turn("chat", "She works at a bakery near the river", speaker="me")
         assert probe.writes == 2
