@@ -9,5 +9,5 @@ import platform
 from setuptools import Extension, setup
 
 FLAGS = ["-O3", "-march=x86-64-v2"] if platform.machine() in ("x86_64", "AMD64") else ["-O3"]
-setup(ext_modules=[Extension("cairn.core.memory._hamming", ["native/hamming.c"], optional=True,
+setup(ext_modules=[Extension("cairn.core.memory.retrieval._hamming", ["native/hamming.c"], optional=True,
                              extra_compile_args=FLAGS)])

@@ -9,7 +9,8 @@ from typing import Any
 
 def lazy(package: str, names: dict[str, str]) -> Any:
     """A module ``__getattr__`` for ``package``: ``names`` maps each public name to the module
-    (relative to the package) that defines it; a name mapped to "" is a submodule."""
+    (relative to the package) that defines it; a name mapped to "" is a submodule of the package,
+    and a name its module does not define is a submodule of that module."""
 
     def __getattr__(name: str) -> Any:
         module = names.get(name)
@@ -17,6 +18,9 @@ def lazy(package: str, names: dict[str, str]) -> Any:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         if module == "":
             return importlib.import_module(f"{package}.{name}")
-        return getattr(importlib.import_module(f"{package}.{module}"), name)
+        found = importlib.import_module(f"{package}.{module}")
+        if hasattr(found, name):
+            return getattr(found, name)
+        return importlib.import_module(f"{found.__name__}.{name}")
 
     return __getattr__

@@ -37,9 +37,9 @@ from cairn.core.llm.prompt import Message
 from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.gate import Decision, Gate, State, is_request
-from cairn.core.memory.records import Memory, MemoryId, Recalled, Source
+from cairn.core.memory.gate.decision import Decision, Gate, State, is_request
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.storage.records import Memory, MemoryId, Recalled, Source
 from cairn.core.paths import Paths, secure
 from cairn.core.phrasing import Phraser
 

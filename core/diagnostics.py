@@ -9,9 +9,10 @@ from typing import Any
 
 from cairn.core import config
 from cairn.core.errors import CairnError
-from cairn.core.memory import db as dbmod
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import make_embedder
+from cairn.core.memory.retrieval.embed import make_embedder
+from cairn.core.memory.storage import db as dbmod
+from cairn.core.memory.storage import tables
 from cairn.core.paths import Paths
 
 
@@ -81,6 +82,12 @@ def _sqlite_checks() -> list[Check]:
     return [Check("sqlite", True, f"SQLite {version} via {how}"),
             Check("extension loading", True, f"sqlite-vec {vec} loaded"),
             Check("fts5", True, "available")]
+
+
+def table_summary(paths: Paths) -> list[tables.TableInfo]:
+    """The memory database's tables with their row counts and meaning, read without writing."""
+    with dbmod.open_readonly(paths.database) as db, db.guard():
+        return tables.tables(db.conn)
 
 
 def _bank_checks(paths: Paths, settings: config.Settings) -> list[Check]:

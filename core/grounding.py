@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from cairn.core.memory.lexicon import is_stopword
 from cairn.core.memory.lexicon import stem as _stem
-from cairn.core.memory.records import Memory
-from cairn.core.memory.timeref import day_text, resolve_relative
+from cairn.core.memory.retrieval.timeref import day_text, resolve_relative
+from cairn.core.memory.storage.records import Memory
 
 _WORD = re.compile(r"[\w'’]+")
 _CAPITAL = re.compile(r"\b[A-Z][\w'’-]*")

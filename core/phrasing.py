@@ -22,8 +22,8 @@ from cairn.core.llm import prompt_cache
 from cairn.core.llm.prompt import Message, Template
 from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.sampling import Completion, Sampling
-from cairn.core.memory.records import Memory
-from cairn.core.memory.timeref import day_text, resolve_relative
+from cairn.core.memory.retrieval.timeref import day_text, resolve_relative
+from cairn.core.memory.storage.records import Memory
 
 INSTRUCTION = "Answer the question in a few words using only the notes."
 EXAMPLES = (

@@ -10,7 +10,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option, read_lines
 from cairn.app.cli.output import emit_json
-from cairn.core import FILE_MODE, StorageError, diagnostics, ensure_dir
+from cairn.core import FILE_MODE, Paths, StorageError, diagnostics, ensure_dir
 from cairn.core.memory import transfer
 
 
@@ -82,10 +82,15 @@ def reindex() -> None:
 
 
 @click.command()
+@click.option("--tables", "show_tables", is_flag=True,
+              help="List the memory database's tables, their rows and what they hold (read-only).")
 @json_option
-def doctor() -> None:
+def doctor(show_tables: bool) -> None:
     """Check this installation: Python, SQLite, extensions, paths, settings, database, embedder."""
     app = get_app()
+    if show_tables:
+        _tables(app.paths, app.as_json)
+        return
     checks = diagnostics.run_checks(app.paths)
     if app.as_json:
         emit_json({"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]})
@@ -94,3 +99,15 @@ def doctor() -> None:
             click.echo(f"[{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
     if not all(c.ok for c in checks):
         raise click.exceptions.Exit(1)
+
+
+def _tables(paths: Paths, as_json: bool) -> None:
+    found = diagnostics.table_summary(paths)
+    if as_json:
+        emit_json({"database": str(paths.database), "tables": [t.to_dict() for t in found]})
+        return
+    click.echo(f"{paths.database} (opened read-only)")
+    for t in found:
+        kind = " (virtual)" if t.virtual else ""
+        click.echo(f"  {t.name}{kind}: {t.rows:,} rows - {t.description or 'not a Cairn table'}")
+        click.echo(f"      columns: {', '.join(t.columns)}")

@@ -39,9 +39,9 @@ from cairn.core.llm.prefix import PrefixCache
 from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.gate import Gate
-from cairn.core.memory.records import Memory, MemoryId, Source
+from cairn.core.memory.gate.decision import Gate
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.storage.records import Memory, MemoryId, Source
 from cairn.core.phrasing import Phraser, messages, note
 
 Progress = Callable[[str, int, int], None]

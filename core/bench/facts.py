@@ -25,8 +25,8 @@ from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.gate import Gate
+from cairn.core.memory.gate.decision import Gate
+from cairn.core.memory.retrieval.embed import Embedder
 
 Progress = Callable[[str, int, int], None]
 GROUNDING_BAR = 0.9  # share of offered facts the statement must support for extraction to be on

@@ -30,11 +30,11 @@ from cairn.core.bench.metrics import latency
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
-from cairn.core.memory import gate_fit
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.gate import Gate, State
-from cairn.core.memory.gate_signals import Context, signals
+from cairn.core.memory.gate import fit as gate_fit
+from cairn.core.memory.gate.decision import Gate, State
+from cairn.core.memory.gate.signals import Context, signals
+from cairn.core.memory.retrieval.embed import Embedder
 
 Progress = Callable[[str, int, int], None]
 QUESTION = "question"  # field of the PopQA format (the data itself is never in the repository)

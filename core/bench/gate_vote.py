@@ -12,7 +12,7 @@ from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.session import Session
 from cairn.core.llm.vote import retrieval_vote
-from cairn.core.memory.gate import Decision, Gate
+from cairn.core.memory.gate.decision import Decision, Gate
 
 
 class Voter:

@@ -25,11 +25,11 @@ from cairn.core.bench.metrics import Tally, at_k, latency
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
-from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.records import RecallFilters, Source
-from cairn.core.memory.retrieve import Retrievers
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.retrieval.retrieve import Retrievers
+from cairn.core.memory.storage import store
+from cairn.core.memory.storage.records import RecallFilters, Source
 
 CATEGORIES = ("1", "2", "3", "4")
 Progress = Callable[[str, int, int], None]

@@ -23,10 +23,10 @@ from cairn.core.bench.metrics import Tally, at_k, latency
 from cairn.core.clock import ManualClock, parse_when
 from cairn.core.config import Settings
 from cairn.core.errors import CairnError, InvalidInput
-from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.records import MemoryId, RecallFilters, Source
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.storage import store
+from cairn.core.memory.storage.records import MemoryId, RecallFilters, Source
 
 RELEVANT_ID = 'relevant-id'  # field name of the public format
 _ROLE = re.compile(r"^<([^>]+)>:\s*")

@@ -19,7 +19,7 @@ from typing import Any
 from cairn.core.clock import ManualClock, parse_when
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.records import Source
+from cairn.core.memory.storage.records import Source
 
 SOURCE_TYPES = {"diary": "manual", "note": "manual", "chat": "conversation", "document": "document"}
 

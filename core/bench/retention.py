@@ -29,8 +29,8 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.retention import FEATURES, ImportanceModel, TokenSurprisal, fit, words
+from cairn.core.memory.retention.importance import FEATURES, ImportanceModel, TokenSurprisal, fit, words
+from cairn.core.memory.retrieval.embed import Embedder
 
 Progress = Callable[[str, int, int], None]
 BASELINES = ("recency", "random", "length", "unigram_surprisal")

@@ -20,12 +20,12 @@ import numpy as np
 from cairn.core.bench.metrics import latency
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
-from cairn.core.memory import store
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.forgetting import DAY, initial_strength
-from cairn.core.memory.records import Source
-from cairn.core.memory.vindex import encode
+from cairn.core.memory.retention.forgetting import DAY, initial_strength
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.retrieval.vindex import encode
+from cairn.core.memory.storage import store
+from cairn.core.memory.storage.records import Source
 
 Progress = Callable[[str, int, int], None]
 YEAR = 365 * DAY

@@ -156,7 +156,7 @@ class Runtime:
 
     @property
     def model_id(self) -> str:
-        """The model file's name (what :class:`cairn.core.memory.retention.TokenSurprisal` reports)."""
+        """The model file's name (what :class:`cairn.core.memory.retention.importance.TokenSurprisal` reports)."""
         return self.path.name
 
     def special_text(self, which: str) -> str:

@@ -15,14 +15,17 @@ import numpy as np
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput, NotFound
-from cairn.core.memory import consolidate, erase, retrieve, store, store_retention
-from cairn.core.memory.columns import check_kind, check_source, source_columns, unique
-from cairn.core.memory.db import Database, connect, schema_version
-from cairn.core.memory.embed import Embedder, QueryCache, make_embedder
+from cairn.core.memory.gate.probe import BankProbe
 from cairn.core.memory.intake import Intake, TurnResult
-from cairn.core.memory.keeper import Retention, SweepReport
-from cairn.core.memory.probe import BankProbe
-from cairn.core.memory.records import (
+from cairn.core.memory.retention import consolidate
+from cairn.core.memory.retention.keeper import Retention, SweepReport
+from cairn.core.memory.retrieval import retrieve
+from cairn.core.memory.retrieval.embed import Embedder, QueryCache, make_embedder
+from cairn.core.memory.retrieval.vectors import Vectors, key_text
+from cairn.core.memory.storage import erase, store, store_retention
+from cairn.core.memory.storage.columns import check_kind, check_source, source_columns, unique
+from cairn.core.memory.storage.db import Database, connect, schema_version
+from cairn.core.memory.storage.records import (
     EDITABLE,
     HistoryEntry,
     Memory,
@@ -32,8 +35,7 @@ from cairn.core.memory.records import (
     Source,
     snapshot,
 )
-from cairn.core.memory.textcheck import check_text
-from cairn.core.memory.vectors import Vectors, key_text
+from cairn.core.memory.storage.textcheck import check_text
 
 __all__ = ["MemoryBank", "SweepReport", "TurnResult"]
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot name a memory
@@ -90,7 +92,7 @@ class MemoryBank:
             return self.intake.stored_embedder(self.db.conn)
 
     def embed_keys(self, keys: list[str]) -> np.ndarray:
-        """Vectors of embedding keys (:func:`cairn.core.memory.vectors.key_text`), checked."""
+        """Vectors of embedding keys (:func:`cairn.core.memory.retrieval.vectors.key_text`), checked."""
         return self.intake.embed(keys)
 
     def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
@@ -292,34 +294,7 @@ class MemoryBank:
 
     def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
         """Re-embed every memory with the configured embedder; returns how many."""
-        with self.db.atomic() as conn:
-            total = sum(store.count_memories(conn).values())
-            for key in ("embedder_id", "embedder_dim", "vector_centre"):
-                store.meta_delete(conn, key)
-            self.intake.ensure_embedder(conn)
-            done = 0
-            pending: list[Memory] = []
-            for memory in store.iter_memories(conn, batch):
-                pending.append(memory)
-                if len(pending) == batch:
-                    done += self._put_vectors(conn, pending, progress, done, total)
-                    pending = []
-            done += self._put_vectors(conn, pending, progress, done, total)
-            if done >= 1:
-                self.vectors.recentre(conn)
-        self.vectors.invalidate()
-        return done
-
-    def _put_vectors(self, conn: Any, memories: list[Memory], progress: Callable[[int, int], None] | None,
-                     done: int, total: int) -> int:
-        if not memories:
-            return 0
-        vectors = self.intake.embed([key_text(m.text, m.source.speaker) for m in memories])
-        for memory, vector in zip(memories, vectors, strict=False):
-            self.vectors.put(conn, memory.id, vector, active=not memory.forgotten)
-        if progress:
-            progress(done + len(memories), total)
-        return len(memories)
+        return self.intake.reindex(progress, batch)
 
     # ---- reads ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ An object the bank owns (``bank.intake``); it calls the store and retention, nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +16,15 @@ import numpy as np
 from cairn.core.clock import Clock
 from cairn.core.config import Settings
 from cairn.core.errors import EmbedderMismatch, ModelLoadError
-from cairn.core.memory import store, store_retention
-from cairn.core.memory.columns import new_values, source_of
-from cairn.core.memory.db import Database
-from cairn.core.memory.embed import Embedder
-from cairn.core.memory.keeper import Retention
-from cairn.core.memory.records import Memory, Source, snapshot
-from cairn.core.memory.retention import Background, worth_storing
-from cairn.core.memory.textcheck import check_text
-from cairn.core.memory.vectors import Vectors, key_text
+from cairn.core.memory.retention.importance import Background, worth_storing
+from cairn.core.memory.retention.keeper import Retention
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.retrieval.vectors import Vectors, key_text
+from cairn.core.memory.storage import store, store_retention
+from cairn.core.memory.storage.columns import new_values, source_of
+from cairn.core.memory.storage.db import Database
+from cairn.core.memory.storage.records import Memory, Source, snapshot
+from cairn.core.memory.storage.textcheck import check_text
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,43 @@ class Intake:
                 hint="Run `cairn reindex` to re-embed every memory with the configured embedder.")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Vectors of embedding keys (:func:`cairn.core.memory.vectors.key_text`), shape-checked."""
+        """Vectors of embedding keys (:func:`cairn.core.memory.retrieval.vectors.key_text`), shape-checked."""
         vectors = self.embedder.embed(texts)
         if vectors.shape != (len(texts), self.embedder.dim):
             raise ModelLoadError(f"The embedder {self.embedder.id} returned vectors of shape {vectors.shape}, "
                                  f"expected ({len(texts)}, {self.embedder.dim}).")
         return vectors
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None, batch: int = 256) -> int:
+        """Re-embed every memory with the configured embedder; returns how many."""
+        with self.db.atomic() as conn:
+            total = sum(store.count_memories(conn).values())
+            for key in ("embedder_id", "embedder_dim", "vector_centre"):
+                store.meta_delete(conn, key)
+            self.ensure_embedder(conn)
+            done = 0
+            pending: list[Memory] = []
+            for memory in store.iter_memories(conn, batch):
+                pending.append(memory)
+                if len(pending) == batch:
+                    done += self._put_vectors(conn, pending, progress, done, total)
+                    pending = []
+            done += self._put_vectors(conn, pending, progress, done, total)
+            if done >= 1:
+                self.vectors.recentre(conn)
+        self.vectors.invalidate()
+        return done
+
+    def _put_vectors(self, conn: Any, memories: list[Memory], progress: Callable[[int, int], None] | None,
+                     done: int, total: int) -> int:
+        if not memories:
+            return 0
+        vectors = self.embed([key_text(m.text, m.source.speaker) for m in memories])
+        for memory, vector in zip(memories, vectors, strict=False):
+            self.vectors.put(conn, memory.id, vector, active=not memory.forgotten)
+        if progress:
+            progress(done + len(memories), total)
+        return len(memories)
 
     # ---- arrival ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.core.memory.migrations import MIGRATIONS
+from cairn.core.memory.storage.migrations import MIGRATIONS
 
 
 def no_traceback(r) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.core.memory.textcheck import BOM
+from cairn.core.memory.storage.textcheck import BOM
 
 
 def mode(path: Path) -> int:

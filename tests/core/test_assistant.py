@@ -16,7 +16,7 @@ from cairn.core.llm.runtime import Runtime
 from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.gate import Gate
+from cairn.core.memory.gate.decision import Gate
 from cairn.core.paths import resolve
 from cairn.models import tiny_gguf
 
@@ -60,7 +60,7 @@ def test_a_question_about_someone_no_memory_is_about_is_declined(bank: MemoryBan
 
 
 def _said(who: str):  # type: ignore[no-untyped-def]
-    from cairn.core.memory.records import Source
+    from cairn.core.memory.storage.records import Source
 
     return Source("conversation", "c1", ("D1:1",), 1_700_000_000.0, who)
 

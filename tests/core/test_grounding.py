@@ -2,7 +2,7 @@
 
 from cairn.core import grounding as g
 from cairn.core.bench import scoring
-from cairn.core.memory.records import Memory, Source
+from cairn.core.memory.storage.records import Memory, Source
 
 DAY = 1_683_504_000.0  # 8 May 2023, 00:00 UTC
 

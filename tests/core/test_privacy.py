@@ -14,7 +14,7 @@ SESSION = """
 import sys, time
 from pathlib import Path
 from cairn.core.config import Settings
-from cairn.core.memory.embed import make_embedder
+from cairn.core.memory.retrieval.embed import make_embedder
 embedder = make_embedder(Settings(), Path(sys.argv[1]))
 assert embedder.id.startswith("sentence-transformers"), embedder.id
 end = time.monotonic() + float(sys.argv[2])

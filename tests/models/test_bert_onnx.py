@@ -45,7 +45,7 @@ def test_real_minilm_matches_reference(tmp_path: Path) -> None:
 
 
 def test_installed_embedder_gives_known_minilm_vector(models_cache: Path) -> None:
-    from cairn.core.memory.onnx_embed import OnnxEmbedder
+    from cairn.core.memory.retrieval.onnx_embed import OnnxEmbedder
 
     e = OnnxEmbedder(models_cache / "embedders" / "all-minilm-l6-v2")
     v = e.embed(["Hello world"])[0]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cairn.core.errors import ModelLoadError
-from cairn.core.memory.onnx_embed import OnnxEmbedder
+from cairn.core.memory.retrieval.onnx_embed import OnnxEmbedder
 from cairn.models import embedders
 from cairn.models.convert import convert_sentence_transformer
 from cairn.models.tiny_bert import synthesize

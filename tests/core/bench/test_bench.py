@@ -8,7 +8,7 @@ import pytest
 from cairn.core.bench import locomo, madial, scale
 from cairn.core.bench.metrics import Tally, at_k
 from cairn.core.errors import InvalidInput
-from cairn.core.memory.embed import HashingEmbedder
+from cairn.core.memory.retrieval.embed import HashingEmbedder
 
 CONV = {
     "sample_id": "made-up-1",

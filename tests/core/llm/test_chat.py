@@ -12,7 +12,7 @@ from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import CONVERSATION, Runtime
 from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.session import Session
-from cairn.core.memory.retention import Context, ModelBackground, features
+from cairn.core.memory.retention.importance import Context, ModelBackground, features
 
 GREEDY = Sampling(temperature=0.0)
 

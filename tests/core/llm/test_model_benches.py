@@ -5,7 +5,7 @@ from pathlib import Path
 
 from cairn.core.bench import retention
 from cairn.core.llm.runtime import Runtime
-from cairn.core.memory.embed import HashingEmbedder
+from cairn.core.memory.retrieval.embed import HashingEmbedder
 from tests.core.bench.test_bench import CONV
 
 

@@ -8,8 +8,8 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings, from_mapping
 from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError, NotFound, StorageError
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.embed import HashingEmbedder
-from cairn.core.memory.records import RecallFilters, Source
+from cairn.core.memory.retrieval.embed import HashingEmbedder
+from cairn.core.memory.storage.records import RecallFilters, Source
 
 
 def table_counts(bank: MemoryBank) -> dict[str, int]:

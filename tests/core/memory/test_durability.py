@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cairn.core.memory import db as dbmod
+from cairn.core.memory.storage import db as dbmod
 
 BURST = """
 import sys

@@ -8,9 +8,9 @@ import pytest
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings, from_mapping
 from cairn.core.errors import DatabaseBusy, NotFound
-from cairn.core.memory import db as dbmod
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.records import Source
+from cairn.core.memory.storage import db as dbmod
+from cairn.core.memory.storage.records import Source
 
 SECRET = b"Xylophorix"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
-from cairn.core.memory import db as dbmod
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.storage import db as dbmod
 
 
 class WritesMeanwhile:
