@@ -91,6 +91,7 @@ class Answer:
     note: str = ""  # said beside the answer: why memory was not used, why the model's words were replaced
     finish: str = ""  # how the model's reply ended (stop, stop_sequence, length, ...); "" when no model ran
     prompt_tokens: int = 0  # tokens the model evaluated for this answer
+    completion_tokens: int = 0  # tokens the model generated for this answer
 
     @property
     def quotes(self) -> list[str]:
@@ -172,6 +173,20 @@ class Assistant:
                 self._chat.session.on_evict = self._evicted.append
         return self._chat
 
+    @property
+    def model_loaded(self) -> bool:
+        return self._chat is not None
+
+    def unload_model(self) -> bool:
+        """Free the chat model (it reloads on the next turn that needs it); False if none was loaded.
+        The conversation starts afresh: its cache went with the model."""
+        if self._slot is None or self._chat is None:
+            return False
+        self._slot.unload()
+        self._chat = None
+        self._turn = 0
+        return True
+
     def close(self) -> None:
         if self._slot is not None:
             self._slot.close()
@@ -195,7 +210,11 @@ class Assistant:
 
     # ---- a turn -------------------------------------------------------------------------------
 
-    def ask(self, text: str, on_text: OnText = None, cancel: Callable[[], bool] | None = None) -> Answer:
+    def ask(self, text: str, on_text: OnText = None, cancel: Callable[[], bool] | None = None,
+            memory: bool = True) -> Answer:
+        """One turn. ``memory=False``: the model answers alone; nothing is recalled or stored."""
+        if not memory:
+            return self._general(text, Decision(False, 0.0, "memory was switched off for this turn"), on_text, cancel)
         if WHY.search(text) and self._last:  # "why do you know that?": the provenance trail
             return self._emit(Answer("\n\n".join(self.why(h.memory.id) for h in self._last),
                                      Decision(True, 1.0, "asked where an answer came from"), self._last,
@@ -223,6 +242,10 @@ class Assistant:
 
     def _mode(self) -> str:
         return "llm" if self.has_model else "memory-only"
+
+    def explain_gate(self, text: str) -> Decision:
+        """What the gate decides for ``text`` now, with its signals (nothing is recalled or stored)."""
+        return self._decide(text)
 
     def _decide(self, text: str) -> Decision:
         decision = self.gate.decide(text, self.bank.probe(), State(previous_used_memory=self._used_memory))
@@ -278,12 +301,13 @@ class Assistant:
                "repeated the notes instead of answering" if grounding.copies_notes(phrased.text, PHRASE_WORDS) else
                "only repeated the question" if grounding.adds_nothing(text, phrased.text) else
                "used none of the memory's words" if grounding.off_topic(phrased.text, found.memory.text) else "")
-        finish, tokens = phrased.completion.finish, phrased.completion.prompt_tokens
+        done = phrased.completion
         if not why:
-            return Answer(phrased.text, decision, shown, cited, "llm", "phrased", finish=finish, prompt_tokens=tokens)
+            return Answer(phrased.text, decision, shown, cited, "llm", "phrased", finish=done.finish,
+                          prompt_tokens=done.prompt_tokens, completion_tokens=done.tokens)
         return Answer(found.text, decision, shown, cited, "llm", "extractive", unsupported=bad,
-                      note=f"The model's answer {why}; this is the memory's own sentence instead.", finish=finish,
-                      prompt_tokens=tokens)
+                      note=f"The model's answer {why}; this is the memory's own sentence instead.", finish=done.finish,
+                      prompt_tokens=done.prompt_tokens, completion_tokens=done.tokens)
 
     def _general(self, text: str, decision: Decision, on_text: OnText, cancel: Callable[[], bool] | None) -> Answer:
         chat = self.chat
@@ -298,7 +322,7 @@ class Assistant:
         note = "Answered without your memories." + (" (The reply reached the length limit.)"
                                                     if finish == "length" else "")
         return Answer(reply.text, decision, [], [], "llm", "general", note=note, finish=finish,
-                      prompt_tokens=reply.prompt_tokens)
+                      prompt_tokens=reply.prompt_tokens, completion_tokens=reply.tokens)
 
     def _statement(self, text: str, decision: Decision, on_text: OnText) -> Answer:
         stored = self._write_back(text, request=False)

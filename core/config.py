@@ -123,6 +123,12 @@ class AssistantSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    keep_alive_s: float = _opt(300.0, lo=0.0, hi=7 * 86400.0,
+                               doc="seconds the daemon keeps the chat model loaded when idle (0: always)")
+
+
+@dataclass(frozen=True)
 class Settings:
     memory: MemorySettings = field(default_factory=MemorySettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -131,6 +137,7 @@ class Settings:
     llm: LlmSettings = field(default_factory=LlmSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     assistant: AssistantSettings = field(default_factory=AssistantSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

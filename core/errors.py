@@ -79,3 +79,14 @@ class ContextFullError(CairnError):
     """A prompt longer than the model's whole context window (even after eviction)."""
 
     exit_code = 7
+
+
+class ServiceError(CairnError):
+    """The Cairn daemon could not be reached, speaks another API version, or refused a request
+    (``code``: the stable error code of its reply, "unavailable" when there was no reply)."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "unavailable", status: int = 0) -> None:
+        super().__init__(message, hint)
+        self.code, self.status = code, status

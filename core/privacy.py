@@ -24,6 +24,12 @@ SWITCHES: dict[str, str] = {
     "HF_HUB_DISABLE_TELEMETRY": "1",  # huggingface_hub, if any dependency imports it
     "HF_HUB_OFFLINE": "1",  # ... and never lets it reach the hub on its own
     "DO_NOT_TRACK": "1",  # the cross-tool convention (consoledonottrack.com)
+    # FastAPI (the daemon) depends on the OpenTelemetry API. The API alone records nothing, but an
+    # SDK or auto-instrumentation installed in the same environment would export spans: off.
+    "OTEL_SDK_DISABLED": "true",
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
 }
 
 

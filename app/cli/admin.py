@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option, read_lines
 from cairn.app.cli.output import emit_json
+from cairn.app.remote import RemoteBank
 from cairn.core import FILE_MODE, Paths, StorageError, diagnostics, ensure_dir
-from cairn.core.memory import transfer
+from cairn.core.memory import MemoryBank, transfer
 
 
 @click.command("export")
@@ -21,23 +23,30 @@ def export_cmd(path: Path | None) -> None:
     (default: standard output). The file ends with a checksum; it is readable by you only."""
     bank = get_app().bank()
     if path is None or str(path) == "-":
-        report = transfer.export_all(bank, sys.stdout)
+        memories, turns = _export(bank, sys.stdout)
         sys.stdout.flush()
-        click.echo(f"Exported {report.memories} memories and {report.turns} logged turns.", err=True)
+        click.echo(f"Exported {memories} memories and {turns} logged turns.", err=True)
         return
     target = path.absolute()
     ensure_dir(target.parent)
     part = target.with_name(f".{target.name}.cairn-part")  # a crash never leaves half an export under the real name
     try:
         with os.fdopen(os.open(part, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, FILE_MODE), "w", encoding="utf-8") as out:
-            report = transfer.export_all(bank, out)
+            memories, turns = _export(bank, out)
         os.replace(part, target)
     except OSError as exc:
         raise StorageError(f"Cannot write the export to {target}: {exc.strerror or exc}; nothing was written.",
                            hint="Free some space or choose another place.") from exc
     finally:
         part.unlink(missing_ok=True)
-    click.echo(f"Exported {report.memories} memories and {report.turns} logged turns to {target}.", err=True)
+    click.echo(f"Exported {memories} memories and {turns} logged turns to {target}.", err=True)
+
+
+def _export(bank: MemoryBank | RemoteBank, out: TextIO) -> tuple[int, int]:
+    if isinstance(bank, RemoteBank):
+        return bank.export_to(out)
+    report = transfer.export_all(bank, out)
+    return report.memories, report.turns
 
 
 @click.command("import")
@@ -50,14 +59,18 @@ def import_cmd(path: Path, unverified: bool) -> None:
     file is checked first (end marker, checksum, every value): all or nothing."""
     app = get_app()
     bank = app.bank()
-    lines = read_lines(path, 4 * bank.settings.memory.max_text_bytes + (1 << 20))
-    result = transfer.import_(bank, lines, allow_unverified=unverified)
-    if app.as_json:
-        emit_json({"added": result.added, "skipped": result.skipped, "source_embedder": result.source_embedder,
-                   "turns_added": result.turns_added, "verified": result.verified})
+    lines = read_lines(path, 4 * app.settings.memory.max_text_bytes + (1 << 20))
+    if isinstance(bank, RemoteBank):
+        result = bank.import_bytes(b"".join(lines), unverified)
     else:
-        click.echo(f"Imported {result.added} memories ({result.skipped} already present) and "
-                   f"{result.turns_added} logged turns.")
+        done = transfer.import_(bank, lines, allow_unverified=unverified)
+        result = {"added": done.added, "skipped": done.skipped, "source_embedder": done.source_embedder,
+                  "turns_added": done.turns_added, "verified": done.verified}
+    if app.as_json:
+        emit_json(result)
+    else:
+        click.echo(f"Imported {result['added']} memories ({result['skipped']} already present) and "
+                   f"{result['turns_added']} logged turns.")
 
 
 @click.command()
@@ -65,7 +78,7 @@ def import_cmd(path: Path, unverified: bool) -> None:
 def reindex() -> None:
     """Re-embed every memory with the configured embedder (after changing embedders)."""
     app = get_app()
-    bank = app.bank()
+    bank = app.local_bank()
     with click.progressbar(length=max(1, sum(bank.stats()["memories"].values())), label="Re-embedding",
                            file=sys.stderr) as bar:
         seen = [0]

@@ -11,9 +11,11 @@ import sys
 
 import click
 
+from cairn.app.cli import chat_remote
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.app.cli.output import memory_line as list_line
+from cairn.app.client import Client, running
 from cairn.core import Answer, Assistant
 from cairn.core import assistant as assistant_mod
 from cairn.core.memory import MemoryId, is_request
@@ -27,7 +29,7 @@ def build(first: str = "") -> Assistant:
     if first and is_request(first):
         slot.prefetch()
     try:
-        bank = app.bank()
+        bank = app.local_bank()
     except BaseException:
         slot.close()
         raise
@@ -55,6 +57,10 @@ def show(answer: Answer, streamed: bool) -> None:
 def ask(question: str) -> None:
     """Ask one question; the answer comes with the memories it rests on."""
     app = get_app()
+    if running(app.paths):
+        with Client.for_paths(app.paths) as client:
+            chat_remote.ask(client, question, app.as_json)
+        return
     with build(question) as assistant:
         answer = assistant.ask(question)
     if app.as_json:
@@ -67,6 +73,11 @@ def ask(question: str) -> None:
 def chat() -> None:
     """Talk with Cairn (/remember, /forget ID, /why ID, /memories, /new, /quit)."""
     stream = sys.stdin  # click.get_text_stream is deprecated (click 8.5); the same strict text stream
+    app = get_app()
+    if running(app.paths):
+        with Client.for_paths(app.paths) as client:
+            chat_remote.chat(client)
+        return
     with build() as assistant:
         if not assistant.has_model:
             click.echo(f"Memory-only mode ({assistant.no_model_reason}): answers quote your memories.", err=True)

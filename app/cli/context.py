@@ -12,7 +12,9 @@ from typing import Any, BinaryIO
 
 import click
 
-from cairn.core import InvalidInput, SystemClock, config, paths
+from cairn.app.client import Client, running
+from cairn.app.remote import RemoteBank
+from cairn.core import InvalidInput, ServiceError, SystemClock, config, paths
 from cairn.core.memory import MemoryBank, MemoryId, decode_utf8
 
 
@@ -21,7 +23,7 @@ class App:
     paths: paths.Paths
     as_json: bool = False
     _settings: config.Settings | None = None
-    _bank: MemoryBank | None = field(default=None, repr=False)
+    _bank: MemoryBank | RemoteBank | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> config.Settings:
@@ -29,8 +31,23 @@ class App:
             self._settings = config.load(self.paths.config_file)
         return self._settings
 
-    def bank(self) -> MemoryBank:
+    def bank(self) -> MemoryBank | RemoteBank:
+        """The user's bank: through the daemon when one runs (so the CLI never opens the database
+        beside it), else opened in this process."""
         if self._bank is None:
+            if running(self.paths):
+                self._bank = RemoteBank(Client.for_paths(self.paths))
+            else:
+                self._bank = self.local_bank()
+        return self._bank
+
+    def local_bank(self) -> MemoryBank:
+        """The bank opened in this process; refused while a daemon owns the database."""
+        if running(self.paths):
+            raise ServiceError("The Cairn daemon is running and owns the memory database; this command works only "
+                               "without it.", hint="Stop it first (`cairn daemon stop`), then run the command again.",
+                               code="daemon_running")
+        if not isinstance(self._bank, MemoryBank):
             paths.secure(self.paths)  # an older install's folders and files become private
             self._bank = MemoryBank.open(self.paths.database, self.settings, clock=SystemClock(),
                                          models_dir=self.paths.models_dir)

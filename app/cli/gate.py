@@ -9,6 +9,7 @@ import click
 from cairn.app.cli.bench import check_sources, gate_sources, run_job
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
+from cairn.app.remote import RemoteBank
 from cairn.core.bench import gate as gate_bench
 from cairn.core.memory import Costs, Gate
 
@@ -24,14 +25,18 @@ def gate() -> None:
 def check(question: str) -> None:
     """Would QUESTION retrieve from your memory bank? With the confidence and the reasons."""
     app = get_app()
-    s = app.settings.gate
-    g = Gate.load(Path(s.weights_file).expanduser() if s.weights_file else None, threshold=s.threshold)
-    decision = g.decide(question, app.bank().probe())
-    if app.as_json:
-        emit_json(decision.to_dict())
+    bank = app.bank()
+    if isinstance(bank, RemoteBank):
+        decision = bank.gate(question)
     else:
-        verb = "retrieve" if decision.retrieve else "skip retrieval"
-        click.echo(f"{verb} (p = {decision.confidence:.2f}): {decision.reason}")
+        s = app.settings.gate
+        g = Gate.load(Path(s.weights_file).expanduser() if s.weights_file else None, threshold=s.threshold)
+        decision = g.decide(question, bank.probe()).to_dict()
+    if app.as_json:
+        emit_json(decision)
+    else:
+        verb = "retrieve" if decision["retrieve"] else "skip retrieval"
+        click.echo(f"{verb} (p = {decision['confidence']:.2f}): {decision['reason']}")
 
 
 @gate.command("fit")

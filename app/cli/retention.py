@@ -31,7 +31,7 @@ def why(memory_id: MemoryId, days: int) -> None:
     if app.as_json:
         emit_json(report)
         return
-    click.echo(_why_text(report, bank.settings.retention.archive_below, bank.get(memory_id)))
+    click.echo(_why_text(report, app.settings.retention.archive_below, bank.get(memory_id)))
 
 
 def _why_text(r: dict[str, Any], threshold: float, memory: Any) -> str:
@@ -73,7 +73,7 @@ def plot(memory_ids: tuple[MemoryId, ...], all_: bool, days: int, out: Path) -> 
     if not memory_ids:
         raise click.UsageError("Name one or more memory ids, or use --all.")
     curves = [(bank.get(i), bank.explain(i, days=days)["curve"]) for i in memory_ids]
-    _draw(curves, bank.settings.retention.archive_below, out)
+    _draw(curves, app.settings.retention.archive_below, out)
     click.echo(str(out)) if not app.as_json else emit_json({"png": str(out), "memories": list(memory_ids)})
 
 

@@ -112,6 +112,12 @@ class ModelSlot:
         session = Session(runtime, kv.Eviction(self.llm.eviction, sinks=self.llm.sink_tokens))
         self._runtime, self._chat = runtime, Chat(runtime, session, system=self.system)
 
+    def unload(self) -> None:
+        """Free the model; the next :meth:`get` loads it again (a daemon's idle ``keep_alive``)."""
+        self.close()
+        if self.configured:
+            self._tried = False
+
     def close(self) -> None:
         if self._thread is not None:
             self._thread.join()

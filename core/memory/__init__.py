@@ -12,6 +12,7 @@ _NAMES = {
     "HistoryEntry": "storage.records", "Memory": "storage.records", "MemoryId": "storage.records",
     "Recalled": "storage.records", "RecallFilters": "storage.records",
     "SOURCE_TYPES": "storage.records", "Source": "storage.records",
+    "ConversationSummary": "storage.store_retention", "LoggedTurn": "storage.store_retention",
     "Gate": "gate.decision", "is_request": "gate.decision", "Costs": "gate.fit",
     "make_embedder": "retrieval.embed", "MANIFEST": "retrieval.onnx_embed", "Manifest": "retrieval.onnx_embed",
     "OnnxEmbedder": "retrieval.onnx_embed", "load_session": "retrieval.onnx_embed", "decode_utf8": "storage.textcheck",
@@ -41,4 +42,6 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.memory.storage.records import Recalled as Recalled
     from cairn.core.memory.storage.records import RecallFilters as RecallFilters
     from cairn.core.memory.storage.records import Source as Source
+    from cairn.core.memory.storage.store_retention import ConversationSummary as ConversationSummary
+    from cairn.core.memory.storage.store_retention import LoggedTurn as LoggedTurn
     from cairn.core.memory.storage.textcheck import decode_utf8 as decode_utf8

@@ -344,9 +344,9 @@ class MemoryBank:
 
     # ---- retention (``self.retention`` holds the rest) --------------------------------------
 
-    def sweep(self, now: float | None = None, budget: int | None = None) -> SweepReport:
+    def sweep(self, now: float | None = None, budget: int | None = None, dry_run: bool = False) -> SweepReport:
         """Archive what faded, then enforce the storage budget: see :meth:`Retention.sweep`."""
-        return self.retention.sweep(now, budget)
+        return self.retention.sweep(now, budget, dry_run)
 
     def explain(self, memory_id: MemoryId, now: float | None = None, days: int = 90) -> dict[str, Any]:
         """Why a memory is kept: importance and its parts, strength, retention now and ahead."""

@@ -180,9 +180,10 @@ class Retention:
 
     # ---- sweeps and explanations ------------------------------------------------------------
 
-    def sweep(self, now: float | None = None, budget: int | None = None) -> SweepReport:
+    def sweep(self, now: float | None = None, budget: int | None = None, dry_run: bool = False) -> SweepReport:
         """Archive what has faded below ``retention.archive_below``, then enforce the storage budget
-        (``budget``, else ``retention.max_memories``; 0 or None means none). Idempotent."""
+        (``budget``, else ``retention.max_memories``; 0 or None means none). Idempotent.
+        ``dry_run``: report what would be archived, change nothing."""
         started = time.perf_counter()
         now = self.clock.now() if now is None else float(now)
         limit = budget if budget is not None else self.settings.retention.max_memories
@@ -190,14 +191,14 @@ class Retention:
             s = store_retention.live_state(conn)
             planned = sweep.plan(s.ids, s.pinned, s.strength, s.anchor, now,
                                  self.settings.retention.archive_below, limit or None, s.superseded)
-            store_retention.archive_many(conn, planned.archive, now)
+            if not dry_run:
+                store_retention.archive_many(conn, planned.archive, now)
         ids = [a[0] for a in planned.archive]
+        if dry_run:
+            return _report(planned, ids, started)
         for memory_id in ids:
             self.vectors.after_commit_remove(memory_id)
-        rules = {"decay": sum("retention" in a[1] for a in planned.archive)}
-        rules["budget"] = len(ids) - rules["decay"]
-        return SweepReport(len(ids), rules, planned.live_before, planned.live_after, planned.pinned_over_budget,
-                           round(time.perf_counter() - started, 4), [MemoryId(i) for i in ids])
+        return _report(planned, ids, started)
 
     def explain(self, memory: Memory, history: list[HistoryEntry], now: float | None = None,
                 days: int = 90) -> dict[str, Any]:
@@ -220,6 +221,13 @@ class Retention:
             "recalls": memory.recall_count,
             "history": [h.to_dict() for h in history],
         }
+
+
+def _report(planned: sweep.SweepPlan, ids: list[int], started: float) -> SweepReport:
+    rules = {"decay": sum("retention" in a[1] for a in planned.archive)}
+    rules["budget"] = len(ids) - rules["decay"]
+    return SweepReport(len(ids), rules, planned.live_before, planned.live_after, planned.pinned_over_budget,
+                       round(time.perf_counter() - started, 4), [MemoryId(i) for i in ids])
 
 
 def when(memory: Memory) -> float:

@@ -76,6 +76,14 @@ class Memory:
         data["source"]["turns"] = list(self.source.turns)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Memory:
+        """The inverse of :meth:`to_dict` (a memory that travelled as JSON)."""
+        src = data["source"]
+        source = Source(src["type"], src.get("ref"), tuple(src.get("turns") or ()), src.get("time"), src.get("speaker"))
+        return cls(**{**data, "id": MemoryId(int(data["id"])), "source": source,
+                      "importance_parts": dict(data.get("importance_parts") or {})})
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -90,6 +98,10 @@ class HistoryEntry:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HistoryEntry:
+        return cls(**data)
+
 
 @dataclass(frozen=True)
 class Recalled:
@@ -101,6 +113,10 @@ class Recalled:
 
     def to_dict(self) -> dict[str, Any]:
         return {"memory": self.memory.to_dict(), "score": self.score, "signals": dict(self.signals)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recalled:
+        return cls(Memory.from_dict(data["memory"]), float(data["score"]), dict(data.get("signals") or {}))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,9 @@ class LoggedTurn:
     text: str
     at: float
     memory_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def log_turn(conn: Any, conversation: str, turn: str | None, speaker: str | None, text: str, at: float) -> int:
@@ -59,6 +62,9 @@ class ConversationSummary:
     memories: int  # turns that became memories
     first_at: float
     last_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def conversations(conn: Any, limit: int | None = None, offset: int = 0) -> list[ConversationSummary]:

@@ -1,0 +1,199 @@
+"""The memory API: /v1/memories (add, get, list, search, update, pin, forget, restore, purge,
+history, why), export and import, conversations, the gate and sweeps."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from cairn.app.daemon.engine import Engine
+from cairn.app.protocol import (
+    ConversationPurge,
+    Filters,
+    GateIn,
+    Ids,
+    MemoryIn,
+    MemoryPatch,
+    Pin,
+    PinMany,
+    Reason,
+    SearchIn,
+    SweepIn,
+)
+from cairn.core.memory import MAX_K, MemoryBank, MemoryId, RecallFilters, Source, decode_utf8, transfer
+
+router = APIRouter(tags=["memory"])
+Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="a memory id")]
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.post("/v1/memories", status_code=201, summary="Remember a text")
+async def add(request: Request, body: MemoryIn) -> dict[str, Any]:
+    s = body.source
+    source = Source(s.type, s.ref, (), s.time, s.speaker)
+    memory = await _engine(request).bank.call(
+        lambda b: b.remember(body.text, kind=body.kind, source=source, pinned=body.pinned, importance=body.importance))
+    return memory.to_dict()
+
+
+@router.get("/v1/memories", summary="List memories, newest first, with paging")
+async def list_memories(request: Request, state: Literal["live", "forgotten", "archived", "all"] = "live",
+                        kind: str | None = Query(None, max_length=64), limit: int = Query(50, ge=1, le=1000),
+                        offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+    found = await _engine(request).bank.call(lambda b: b.list(state, limit, offset, kind))
+    return {"data": [m.to_dict() for m in found], "limit": limit, "offset": offset}
+
+
+@router.post("/v1/memories/search", summary="Hybrid search (vectors, keywords, time)")
+async def search(request: Request, body: SearchIn) -> dict[str, Any]:
+    filters = _filters(body.filters)
+    k = min(body.k, MAX_K) if body.k is not None else None
+    hits = await _engine(request).bank.call(lambda b: b.recall(body.query, k, filters, touch=body.touch))
+    return {"data": [h.to_dict() for h in hits]}
+
+
+@router.post("/v1/memories/get", summary="Several memories by id (not found: names every unknown id)")
+async def get_many(request: Request, body: Ids) -> dict[str, Any]:
+    found = await _engine(request).bank.call(lambda b: b.get_many(_ids(body.ids)))
+    return {"data": [m.to_dict() for m in found]}
+
+
+@router.post("/v1/memories/forget", summary="Forget several memories: all, or none if an id is unknown")
+async def forget_many(request: Request, body: Ids) -> dict[str, Any]:
+    done = await _engine(request).bank.call(lambda b: b.forget_many(_ids(body.ids), body.reason))
+    return {"data": [m.to_dict() for m in done]}
+
+
+@router.post("/v1/memories/restore", summary="Restore several memories: all, or none if an id is unknown")
+async def restore_many(request: Request, body: Ids) -> dict[str, Any]:
+    done = await _engine(request).bank.call(lambda b: b.restore_many(_ids(body.ids), body.reason))
+    return {"data": [m.to_dict() for m in done]}
+
+
+@router.post("/v1/memories/pin", summary="Pin or unpin several memories: all, or none if an id is unknown")
+async def pin_many(request: Request, body: PinMany) -> dict[str, Any]:
+    done = await _engine(request).bank.call(lambda b: b.pin_many(_ids(body.ids), body.pinned))
+    return {"data": [m.to_dict() for m in done]}
+
+
+@router.post("/v1/memories/purge", summary="Purge several memories for good: all, or none")
+async def purge_many(request: Request, body: Ids) -> dict[str, Any]:
+    uids = await _engine(request).bank.call(lambda b: b.purge_many(_ids(body.ids), body.reason))
+    return {"purged": uids}
+
+
+def _ids(ids: list[int]) -> list[MemoryId]:
+    return [MemoryId(i) for i in ids]
+
+
+def _filters(f: Filters) -> RecallFilters:
+    return RecallFilters(tuple(f.kinds), tuple(f.source_types), f.source_ref, f.since, f.until, f.pinned_only)
+
+
+@router.get("/v1/memories/{memory_id}", summary="One memory with its provenance")
+async def get(request: Request, memory_id: Id) -> dict[str, Any]:
+    return (await _engine(request).bank.call(lambda b: b.get(MemoryId(memory_id)))).to_dict()
+
+
+@router.patch("/v1/memories/{memory_id}", summary="Change a memory (its history keeps old and new)")
+async def update(request: Request, memory_id: Id, body: MemoryPatch) -> dict[str, Any]:
+    memory = await _engine(request).bank.call(lambda b: b.update(
+        MemoryId(memory_id), text=body.text, kind=body.kind, pinned=body.pinned, importance=body.importance,
+        reason=body.reason))
+    return memory.to_dict()
+
+
+@router.post("/v1/memories/{memory_id}/pin", summary="Pin (or unpin): a pinned memory never fades")
+async def pin(request: Request, memory_id: Id, body: Pin) -> dict[str, Any]:
+    return (await _engine(request).bank.call(lambda b: b.pin(MemoryId(memory_id), body.pinned))).to_dict()
+
+
+@router.post("/v1/memories/{memory_id}/forget", summary="Forget: hidden from recall, restorable")
+async def forget(request: Request, memory_id: Id, body: Reason) -> dict[str, Any]:
+    return (await _engine(request).bank.call(lambda b: b.forget(MemoryId(memory_id), body.reason))).to_dict()
+
+
+@router.post("/v1/memories/{memory_id}/restore", summary="Undo a forget, an archive or a merge")
+async def restore(request: Request, memory_id: Id, body: Reason) -> dict[str, Any]:
+    return (await _engine(request).bank.call(lambda b: b.restore(MemoryId(memory_id), body.reason))).to_dict()
+
+
+@router.delete("/v1/memories/{memory_id}", summary="Purge: erase for good, no copy left in the files")
+async def purge(request: Request, memory_id: Id, reason: str | None = Query(None, max_length=1024)) -> dict[str, Any]:
+    uid = await _engine(request).bank.call(lambda b: b.purge(MemoryId(memory_id), reason))
+    return {"purged": uid}
+
+
+@router.get("/v1/memories/{memory_id}/history", summary="Every change to a memory")
+async def history(request: Request, memory_id: Id) -> dict[str, Any]:
+    entries = await _engine(request).bank.call(lambda b: b.history(MemoryId(memory_id)))
+    return {"data": [h.to_dict() for h in entries]}
+
+
+@router.get("/v1/memories/{memory_id}/why", summary="Why it is kept: importance, strength, its curve")
+async def why(request: Request, memory_id: Id, days: int = Query(90, ge=1, le=3650)) -> dict[str, Any]:
+    return await _engine(request).bank.call(lambda b: b.explain(MemoryId(memory_id), days=days))
+
+
+@router.get("/v1/export", response_class=PlainTextResponse, summary="Every memory and logged turn as JSON Lines")
+async def export(request: Request) -> PlainTextResponse:
+    def run(bank: MemoryBank) -> str:
+        out = io.StringIO()
+        transfer.export(bank, out)
+        return out.getvalue()
+    return PlainTextResponse(await _engine(request).bank.call(run), media_type="application/x-ndjson")
+
+
+@router.post("/v1/import", summary="Add what an export holds and the bank lacks (all or nothing)",
+             openapi_extra={"requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                                            "required": True}})
+async def import_(request: Request, unverified: bool = False) -> dict[str, Any]:
+    text = decode_utf8(await request.body(), "import file")
+    report = await _engine(request).bank.call(
+        lambda b: transfer.import_(b, text.splitlines(keepends=True), allow_unverified=unverified))
+    return {"added": report.added, "skipped": report.skipped, "turns_added": report.turns_added,
+            "verified": report.verified, "source_embedder": report.source_embedder}
+
+
+@router.get("/v1/conversations", summary="Logged conversations, newest first")
+async def conversations(request: Request, limit: int = Query(50, ge=1, le=1000),
+                        offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+    found = await _engine(request).bank.call(lambda b: b.conversations(limit, offset))
+    return {"data": [c.to_dict() for c in found], "limit": limit, "offset": offset}
+
+
+@router.get("/v1/conversations/{name}", summary="A conversation's logged turns")
+async def conversation(request: Request, name: Annotated[str, Path(min_length=1, max_length=4096)]) -> dict[str, Any]:
+    turns = await _engine(request).bank.call(lambda b: b.conversation(name))
+    return {"name": name, "turns": [t.to_dict() for t in turns]}
+
+
+@router.delete("/v1/conversations/{name}", summary="Erase a conversation from the log (and its memories)")
+async def delete_conversation(request: Request, name: Annotated[str, Path(min_length=1, max_length=4096)],
+                              with_memories: bool = False, reason: str | None = Query(None, max_length=1024)
+                              ) -> dict[str, Any]:
+    return await _engine(request).bank.call(lambda b: b.purge_conversation([name], with_memories, reason))
+
+
+@router.post("/v1/conversations/purge", summary="Erase several conversations from the log: all, or none")
+async def purge_conversations(request: Request, body: ConversationPurge) -> dict[str, Any]:
+    return await _engine(request).bank.call(lambda b: b.purge_conversation(body.names, body.with_memories, body.reason))
+
+
+@router.post("/v1/gate", summary="Would this turn use memory, and why")
+async def gate(request: Request, body: GateIn) -> dict[str, Any]:
+    decision = await _engine(request).ask(lambda a: a.explain_gate(body.text))
+    return decision.to_dict()
+
+
+@router.post("/v1/sweep", summary="Archive what faded and enforce the budget (dry_run: only plan)")
+async def sweep(request: Request, body: SweepIn) -> dict[str, Any]:
+    report = await _engine(request).bank.call(lambda b: b.sweep(budget=body.budget, dry_run=body.dry_run))
+    return {"dry_run": body.dry_run, **report.to_dict()}

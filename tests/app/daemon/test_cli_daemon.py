@@ -1,0 +1,44 @@
+"""The CLI goes through the daemon when one runs, and never opens the database beside it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cairn.app.client import Client
+from cairn.core import Paths
+
+
+def test_cli_commands_go_through_the_daemon(daemon: Client, daemon_paths: Paths, cairn: Callable[..., object]) -> None:
+    r = cairn("remember", "My sister Ana lives in Lisbon", "--kind", "fact")
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    assert daemon.request("GET", "/v1/memories")["data"][0]["text"] == "My sister Ana lives in Lisbon"
+    hits = json.loads(cairn("--json", "recall", "where does my sister live?").out)  # type: ignore[attr-defined]
+    assert hits[0]["memory"]["kind"] == "fact"
+    assert cairn("memories", "forget", "1", "--reason", "moved").code == 0  # type: ignore[attr-defined]
+    assert daemon.request("GET", "/v1/memories/1")["forgotten_at"] is not None
+    assert cairn("memories", "restore", "1").code == 0  # type: ignore[attr-defined]
+    answer = json.loads(cairn("--json", "ask", "Where does my sister live?", timeout=180).out)  # type: ignore[attr-defined]
+    assert 1 in answer["used"] and "lisbon" in answer["text"].lower()
+    refused = cairn("reindex")
+    assert refused.code == 8 and "cairn daemon stop" in refused.err  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_the_cli_never_opens_the_database_while_the_daemon_runs(daemon: Client, daemon_paths: Paths,
+                                                                tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    proc = subprocess.run(["strace", "-f", "-e", "trace=open,openat", "-o", str(trace), sys.executable, "-m",
+                           "cairn.app.cli", "remember", "Dentist on March 21"], capture_output=True, timeout=120)
+    if proc.returncode != 0 and b"ptrace" in proc.stderr:
+        pytest.skip("ptrace is not permitted here")
+    assert proc.returncode == 0, proc.stderr
+    opened = trace.read_text()
+    assert str(daemon_paths.database) not in opened
+    assert daemon.request("POST", "/v1/memories/search", {"query": "dentist"})["data"]
