@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from cairn.app.protocol import API_VERSION, SOCKET_NAME, answers
+from cairn.app.protocol import API_VERSION, CLIENT_HEADER, SOCKET_NAME, answers
 from cairn.core import Paths, ServiceError
 
 START_HINT = "Start it with `cairn daemon start` (or run the command without the daemon: it works in-process)."
@@ -25,17 +25,19 @@ class Client:
     """One connection pool to the daemon. Close it (or use ``with``)."""
 
     def __init__(self, socket_path: Path | None = None, base_url: str = "http://cairn", token: str | None = None,
-                 timeout_s: float = 600.0) -> None:
+                 timeout_s: float = 600.0, client_name: str | None = None) -> None:
         transport = httpx.HTTPTransport(uds=str(socket_path)) if socket_path is not None else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if client_name is not None:  # a program acting for the user: the daemon applies its scope
+            headers[CLIENT_HEADER] = client_name
         self.where = str(socket_path) if socket_path is not None else base_url
         self._http = httpx.Client(transport=transport, base_url=base_url, headers=headers,
                                   timeout=httpx.Timeout(timeout_s, connect=5.0))
         self._checked = False
 
     @classmethod
-    def for_paths(cls, paths: Paths) -> Client:
-        return cls(paths.run_dir / SOCKET_NAME)
+    def for_paths(cls, paths: Paths, client_name: str | None = None) -> Client:
+        return cls(paths.run_dir / SOCKET_NAME, client_name=client_name)
 
     def close(self) -> None:
         self._http.close()

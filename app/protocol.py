@@ -18,6 +18,7 @@ LOCK_NAME = "daemon.lock"
 PID_NAME = "daemon.pid"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body larger than this is refused (413) before it is read whole
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024  # the limit for /v1/import, whose body is a whole export file
+CLIENT_HEADER = "x-cairn-client"  # names the program calling on the user's behalf (an MCP client); absent: the user
 MAX_TOKENS = 4096  # the most tokens one chat completion may ask for
 
 # Stable error codes (the "code" of every error body) and the HTTP status each travels with.
@@ -102,6 +103,10 @@ class ConversationPurge(Strict):
     names: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(min_length=1, max_length=10_000)
     with_memories: bool = False
     reason: str | None = Field(default=None, max_length=1024)
+
+
+class ScopeIn(Strict):
+    scope: Literal["read", "read-write", "off"]
 
 
 class Filters(Strict):

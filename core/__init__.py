@@ -20,7 +20,7 @@ _NAMES = {
     "llm": "", "locks": "", "memory": "", "paths": "",
     "Answer": "assistant", "Assistant": "assistant",
     "CairnError": "errors", "InvalidInput": "errors", "ModelLoadError": "errors", "NotFound": "errors",
-    "StorageError": "errors", "ServiceError": "errors",
+    "StorageError": "errors", "ServiceError": "errors", "NotPermitted": "errors",
     "ManualClock": "clock", "SystemClock": "clock", "iso": "clock", "parse_when": "clock",
     "Settings": "config",
     "FILE_MODE": "paths", "Paths": "paths", "ensure_dir": "paths",
@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.errors import InvalidInput as InvalidInput
     from cairn.core.errors import ModelLoadError as ModelLoadError
     from cairn.core.errors import NotFound as NotFound
+    from cairn.core.errors import NotPermitted as NotPermitted
     from cairn.core.errors import ServiceError as ServiceError
     from cairn.core.errors import StorageError as StorageError
     from cairn.core.locks import FileLock as FileLock

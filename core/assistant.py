@@ -31,6 +31,7 @@ from cairn.core import grounding
 from cairn.core.clock import Clock, SystemClock, iso
 from cairn.core.config import AssistantSettings, Settings
 from cairn.core.errors import ContextFullError
+from cairn.core.llm import snapshot
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import ModelChoice, ModelSlot, resolve_choice
 from cairn.core.llm.prompt import Message
@@ -185,6 +186,35 @@ class Assistant:
         self._slot.unload()
         self._chat = None
         self._turn = 0
+        return True
+
+    def save_conversation(self, data_dir: Path) -> Path | None:
+        """Save the conversation's KV cache and history (a snapshot) so :meth:`resume` can pick it
+        up after the model was freed or the process restarted; None if there is nothing to save."""
+        chat = self._chat
+        if chat is None or not any(m.role == "user" for m in chat.messages):
+            return None
+        path = snapshot.path_for(data_dir, self.conversation)
+        snapshot.save(chat.session, path, {"conversation": self.conversation, "turn": self._turn,
+                                           "chat": chat.state()})
+        return path
+
+    def resume(self, name: str, data_dir: Path) -> bool:
+        """Continue conversation ``name``: from its snapshot when one matches the loaded model
+        (False: none, or refused, and the conversation starts afresh under that name)."""
+        self.new_conversation()
+        self.conversation = name
+        path = snapshot.path_for(data_dir, name)
+        chat = self.chat if path.exists() else None
+        if chat is None:
+            return False
+        restored = snapshot.restore(chat.session, path)
+        saved = restored.extra or {}
+        if not restored.ok or saved.get("conversation") != name or not isinstance(saved.get("chat"), dict):
+            chat.reset()
+            return False
+        chat.load_state(saved["chat"])
+        self._turn = int(saved.get("turn", 0))
         return True
 
     def close(self) -> None:

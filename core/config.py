@@ -123,6 +123,12 @@ class AssistantSettings:
 
 
 @dataclass(frozen=True)
+class McpSettings:
+    default_scope: str = _opt("read-write", choices=("read", "read-write", "off"),
+                              doc="what a client Cairn has not seen before may do (MCP clients and other programs)")
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     keep_alive_s: float = _opt(300.0, lo=0.0, hi=7 * 86400.0,
                                doc="seconds the daemon keeps the chat model loaded when idle (0: always)")
@@ -138,6 +144,7 @@ class Settings:
     gate: GateSettings = field(default_factory=GateSettings)
     assistant: AssistantSettings = field(default_factory=AssistantSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -90,3 +90,9 @@ class ServiceError(CairnError):
     def __init__(self, message: str, hint: str | None = None, code: str = "unavailable", status: int = 0) -> None:
         super().__init__(message, hint)
         self.code, self.status = code, status
+
+
+class NotPermitted(CairnError):
+    """A client (an MCP client, another program) asked for more than its scope allows."""
+
+    exit_code = 9

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli import admin, bench, chat, conversations, daemon, demo, embedders, gate, memories, models, retention
+from cairn.app.cli import admin, bench, chat, conversations, daemon, demo, embedders, gate, mcp, memories, models, retention
 from cairn.app.cli.context import App, FilePath, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
 from cairn.core import CairnError, parse_when, paths
@@ -91,11 +91,13 @@ cli.add_command(chat.ask)
 cli.add_command(chat.chat)
 cli.add_command(retention.sweep)
 cli.add_command(daemon.daemon)
+cli.add_command(mcp.mcp)
 for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor, demo.demo):
     cli.add_command(command)
 
 
-ERROR_CODES = {2: "invalid_input", 3: "not_found", 4: "storage", 5: "model", 6: "download", 7: "context_full", 8: "service",
+ERROR_CODES = {2: "invalid_input", 3: "not_found", 4: "storage", 5: "model", 6: "download", 7: "context_full",
+               8: "service", 9: "not_permitted",
                1: "error", 130: "aborted", INTERNAL_ERROR: "internal"}
 
 

@@ -72,6 +72,7 @@ class Engine:
         self.stopping = threading.Event()  # set at shutdown: a generation in progress stops
         self.started_at = time.time()
         self.last_model_use = 0.0
+        self._busy = 0  # model calls queued or running: the model is not idle while any is
 
     def _open_bank(self) -> MemoryBank:
         return MemoryBank.open(self.paths.database, self.settings, embedder=self.embedder,
@@ -83,9 +84,11 @@ class Engine:
     async def ask(self, fn: Callable[[Assistant], R]) -> R:
         """Run ``fn`` on the model worker, noting the use for ``keep_alive``."""
         self.last_model_use = time.monotonic()
+        self._busy += 1
         try:
             return await self.model.call(fn)
         finally:
+            self._busy -= 1
             self.last_model_use = time.monotonic()
 
     @property
@@ -95,21 +98,51 @@ class Engine:
 
     async def unload_if_idle(self) -> bool:
         """Free the model when it has been idle for ``keep_alive_s`` (0: keep it loaded)."""
-        if self.keep_alive_s <= 0 or not self.model_loaded:
+        if self.keep_alive_s <= 0 or not self.model_loaded or not self._idle():
             return False
-        if time.monotonic() - self.last_model_use < self.keep_alive_s:
-            return False
-        unloaded = await self.model.call(lambda a: a.unload_model())
+        unloaded = await self.model.call(self._save_and_unload)
         if unloaded:
             log.info("model unloaded after %.0f s idle", self.keep_alive_s)
         return unloaded
 
+    def _idle(self) -> bool:
+        return self._busy == 0 and time.monotonic() - self.last_model_use >= self.keep_alive_s
+
+    def _save_and_unload(self, a: Assistant) -> bool:
+        if not self._idle():  # a turn arrived while this waited for the model worker
+            return False
+        self.save(a)
+        return a.unload_model()
+
+    def save(self, a: Assistant) -> None:
+        """Keep the current conversation's KV cache on disk (a snapshot), so it resumes after an
+        unload or a restart; a failure to save is logged, never fatal."""
+        try:
+            path = a.save_conversation(self.paths.data_dir)
+            if path is not None:
+                log.info("saved conversation %s", a.conversation)
+        except Exception:  # noqa: BLE001 - losing a cache costs time, not data
+            log.exception("could not save the conversation's KV snapshot")
+
+    def switch(self, a: Assistant, name: str | None) -> bool:
+        """Before a turn: go to conversation ``name`` (None: a new one), saving the current one
+        first and resuming ``name`` from its snapshot when there is one (True: it was)."""
+        self.save(a)
+        if name is None:
+            a.new_conversation()
+            return False
+        return a.resume(name, self.paths.data_dir)
+
     def close(self) -> None:
-        """The ordered shutdown's core part: stop generation, free the model, close the
-        database (a WAL checkpoint first, so the file holds everything)."""
+        """The ordered shutdown's core part: stop generation, save the conversation's KV
+        snapshot, free the model, close the database (a WAL checkpoint first)."""
         self.stopping.set()
-        self.model.close(lambda a: a.close())
+        self.model.close(self._save_and_close)
         self.bank.close(_close_bank)
+
+    def _save_and_close(self, a: Assistant) -> None:
+        self.save(a)
+        a.close()
 
 
 def _close_bank(bank: MemoryBank) -> None:

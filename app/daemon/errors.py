@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # Most specific first: the first class an exception is an instance of names its code.
 CODES: list[tuple[type[errors.CairnError], str]] = [
     (errors.InvalidInput, "invalid_request"),
+    (errors.NotPermitted, "forbidden"),
     (errors.NotFound, "not_found"),
     (errors.DatabaseBusy, "conflict"),
     (errors.SchemaTooNew, "schema_too_new"),

@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from cairn.app.daemon.engine import Engine
 from cairn.app.daemon.errors import body_of
-from cairn.app.protocol import ChatRequest, EmbeddingsRequest, message_text
+from cairn.app.protocol import CLIENT_HEADER, ChatRequest, EmbeddingsRequest, message_text
 from cairn.core import Answer, Assistant, InvalidInput
 
 router = APIRouter(tags=["openai"])
@@ -65,15 +65,15 @@ def _turn(body: ChatRequest) -> tuple[str, bool]:
     return text, sum(m.role == "user" for m in body.messages) == 1
 
 
-def _runner(body: ChatRequest, text: str, fresh: bool, on_text: Callable[[str], None] | None,
+def _runner(engine: Engine, body: ChatRequest, text: str, fresh: bool, on_text: Callable[[str], None] | None,
             cancel: Callable[[], bool]) -> Callable[[Assistant], Answer]:
     wanted = body.cairn.conversation
 
     def run(a: Assistant) -> Answer:
-        if (wanted is not None and wanted != a.conversation) or (wanted is None and fresh):
-            a.new_conversation()
-            if wanted is not None:
-                a.conversation = wanted
+        if wanted is None and fresh:
+            engine.switch(a, None)
+        elif (wanted is not None and wanted != a.conversation) or not a.model_loaded:
+            engine.switch(a, wanted or a.conversation)  # its cache may be on disk (idle unload, restart)
         return a.ask(text, on_text, cancel, memory=body.cairn.memory)
     return run
 
@@ -92,12 +92,15 @@ def _finish(answer: Answer) -> str:
 async def completions(request: Request, body: ChatRequest) -> Any:
     text, fresh = _turn(body)
     engine = _engine(request)
+    client = request.headers.get(CLIENT_HEADER)
+    if client is not None:  # a turn with memory reads and writes the client's share of the bank
+        await engine.bank.call(lambda b: b.clients.allow(client, write=body.cairn.memory))
     ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     name = await engine.ask(lambda a: a.model_name or "cairn-memory-only")
     if body.stream:
         return StreamingResponse(_stream(engine, body, text, fresh, (ident, name, created)),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    answer = await engine.ask(_runner(body, text, fresh, None, engine.stopping.is_set))
+    answer = await engine.ask(_runner(engine, body, text, fresh, None, engine.stopping.is_set))
     conversation = await engine.ask(lambda a: a.conversation)
     return {"id": ident, "object": "chat.completion", "created": created, "model": name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
@@ -124,7 +127,7 @@ async def _stream(engine: Engine, body: ChatRequest, text: str, fresh: bool,
     def cancel() -> bool:
         return gone.is_set() or engine.stopping.is_set()
 
-    task = asyncio.ensure_future(engine.ask(_runner(body, text, fresh, on_text, cancel)))
+    task = asyncio.ensure_future(engine.ask(_runner(engine, body, text, fresh, on_text, cancel)))
     task.add_done_callback(lambda _t: pieces.put_nowait(None))
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:

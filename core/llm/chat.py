@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,16 @@ class Chat:
         self.messages = [m for m in self.messages[:1] if m.role == "system"]
         self.session.truncate(0)
         self._cached = ""
+
+    def state(self) -> dict[str, Any]:
+        """The conversation the cache stands for (saved with a KV snapshot)."""
+        return {"messages": [[m.role, m.content] for m in self.messages], "cached": self._cached}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take back :meth:`state` after its KV snapshot was restored into the session."""
+        self.messages = [Message(str(role), str(content)) for role, content in state["messages"]]
+        cached = state.get("cached")
+        self._cached = cached if isinstance(cached, str) else None
 
     def rewind(self) -> None:
         """Back to just the system prompt, keeping its cache: the next turn evaluates only itself."""

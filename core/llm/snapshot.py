@@ -41,12 +41,14 @@ def path_for(data_dir: Path, conversation: str) -> Path:
 class Restored:
     ok: bool
     reason: str  # why not, when not ok
+    extra: dict[str, Any] | None = None  # what the caller saved beside the cache
 
 
-def save(session: Session, path: Path) -> int:
-    """Write the session's cache to ``path``; returns the file size."""
+def save(session: Session, path: Path, extra: dict[str, Any] | None = None) -> int:
+    """Write the session's cache (and ``extra``, any JSON the caller keeps with it) to ``path``;
+    returns the file size."""
     header = json.dumps({"fingerprint": fingerprint(session.rt), "tokens": session.tokens,
-                         "scores": [round(s, 4) for s in session.scores]}).encode()
+                         "scores": [round(s, 4) for s in session.scores], "extra": extra}).encode()
     state = session.rt.state_get(CONVERSATION)
     ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
@@ -78,7 +80,8 @@ def restore(session: Session, path: Path) -> Restored:
     scores = header.get("scores") or []
     session.scores = [float(x) for x in scores] if len(scores) == len(tokens) else [0.0] * len(tokens)
     session.last_logits = None
-    return Restored(True, "")
+    extra = header.get("extra")
+    return Restored(True, "", extra if isinstance(extra, dict) else None)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], bytearray]:

@@ -23,6 +23,7 @@ from cairn.core.memory.retrieval import retrieve
 from cairn.core.memory.retrieval.embed import Embedder, QueryCache, make_embedder
 from cairn.core.memory.retrieval.vectors import Vectors, key_text
 from cairn.core.memory.storage import erase, store, store_retention
+from cairn.core.memory.storage.clients import Clients, check_name
 from cairn.core.memory.storage.columns import check_kind, check_source, source_columns, unique
 from cairn.core.memory.storage.db import Database, connect, schema_version
 from cairn.core.memory.storage.records import (
@@ -55,6 +56,7 @@ class MemoryBank:
         self.vectors = Vectors(embedder.dim, in_memory_index)
         self.retention = Retention(db, settings, clock, self.vectors)
         self.intake = Intake(db, embedder, settings, clock, self.vectors, self.retention)
+        self.clients = Clients(db, clock, settings.mcp.default_scope)
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
@@ -96,14 +98,15 @@ class MemoryBank:
         return self.intake.embed(keys)
 
     def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
-                 pinned: bool = False, importance: float | None = None) -> Memory:
+                 pinned: bool = False, importance: float | None = None, client: str | None = None) -> Memory:
         """Store a new memory and return it. Its importance is scored from its information
         content unless given; a near-duplicate of a recent memory is merged into it (the returned
-        memory then has ``replaced_by`` set)."""
+        memory then has ``replaced_by`` set). ``client``: the program that wrote it (None: the user)."""
         text = self._check(text)
         if importance is not None and not 0.0 <= importance <= 1.0:
             raise InvalidInput(f"Importance must be between 0 and 1, got {importance}.")
-        return self.intake.remember(text, check_kind(kind), check_source(source or Source()), pinned, importance)
+        who = check_name(client) if client is not None else None
+        return self.intake.remember(text, check_kind(kind), check_source(source or Source()), pinned, importance, who)
 
     def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> tuple[Memory, np.ndarray | None]:
         """Row + vector + full text of one memory (inside the caller's transaction), unscored.

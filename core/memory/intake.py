@@ -112,10 +112,11 @@ class Intake:
 
     # ---- arrival ----------------------------------------------------------------------------
 
-    def remember(self, text: str, kind: str, source: Source, pinned: bool, importance: float | None) -> Memory:
+    def remember(self, text: str, kind: str, source: Source, pinned: bool, importance: float | None,
+                 client: str | None = None) -> Memory:
         """Store one checked memory (see :meth:`cairn.core.memory.bank.MemoryBank.remember`)."""
         vector = self.embed([key_text(text, source.speaker)])[0]
-        values = new_values(text, kind, source, pinned, self.clock.now())
+        values = {**new_values(text, kind, source, pinned, self.clock.now()), "client": client}
         background = self.retention.prescore(text)
         with self.db.atomic() as conn:
             memory, code = self.store(conn, values, vector, importance, None, background)

@@ -229,7 +229,8 @@ def _check_memory(data: Any, number: int, max_text_bytes: int) -> dict[str, Any]
               "replaced_by": f.string("replaced_by", nullable=True, limit=64, required=False),
               "valid_from": f.time("valid_from", nullable=True, required=False),
               "valid_to": f.time("valid_to", nullable=True, required=False),
-              "importance_parts": _check_parts(f), "history": _check_history(f)}
+              "importance_parts": _check_parts(f), "history": _check_history(f),
+              "client": f.string("client", nullable=True, limit=64, required=False)}
     return record
 
 

@@ -122,8 +122,21 @@ ALTER TABLE history_new RENAME TO history;
 CREATE INDEX history_memory ON history (memory_uid, id);
 """
 
+def clients(db: sqlite_utils.Database) -> None:
+    """Per-client consent (MCP and other programs): who wrote each memory, each client's scope,
+    and a log of every read a client made."""
+    db.table("memories").add_column("client", str)  # NULL: the user (CLI, desktop app)
+    db.create_table("clients", {"name": str, "scope": str, "first_seen": float, "last_seen": float},
+                    pk="name", not_null={"scope", "first_seen", "last_seen"}, strict=True)
+    db.create_table("client_reads", {"id": int, "client": str, "at": float, "action": str, "memory_ids": str,
+                                     "detail": str}, pk="id", not_null={"client", "at", "action", "memory_ids"},
+                    strict=True)
+    db.table("client_reads").create_index(["client", "id"], index_name="client_reads_client")
+
+
 # (name, SQL script or sqlite-utils function). Append only.
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", INITIAL),
     ("0002_retention", RETENTION),
+    ("0003_clients", clients),
 ]

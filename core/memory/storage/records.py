@@ -57,6 +57,7 @@ class Memory:
     valid_from: float | None = None
     valid_to: float | None = None  # set when a newer memory superseded this one
     importance_parts: dict[str, float] = field(default_factory=dict)
+    client: str | None = None  # the program that wrote it (an MCP client); None: the user
 
     @property
     def forgotten(self) -> bool:

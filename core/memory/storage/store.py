@@ -15,7 +15,7 @@ from cairn.core.memory.storage.records import HistoryEntry, Memory, RecallFilter
 COLUMNS = ("id", "uid", "text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time",
            "created_at", "updated_at", "pinned", "importance", "strength", "last_recalled_at",
            "recall_count", "forgotten_at", "forgotten_by", "replaced_by", "valid_from", "valid_to",
-           "importance_parts")
+           "importance_parts", "client")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM memories"
 UPDATABLE = {"text", "kind", "source_type", "source_ref", "source_turns", "source_speaker", "source_time", "pinned",
              "importance", "strength", "last_recalled_at", "recall_count", "forgotten_at", "updated_at",
@@ -29,7 +29,7 @@ def _row_to_memory(row: tuple[Any, ...]) -> Memory:
     return Memory(d["id"], d["uid"], d["text"], d["kind"], source, d["created_at"], d["updated_at"],
                   bool(d["pinned"]), d["importance"], d["strength"], d["last_recalled_at"],
                   d["recall_count"], d["forgotten_at"], d["forgotten_by"], d["replaced_by"],
-                  d["valid_from"], d["valid_to"], json.loads(d["importance_parts"]))
+                  d["valid_from"], d["valid_to"], json.loads(d["importance_parts"]), d["client"])
 
 
 def memory_row(m: Memory) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def memory_row(m: Memory) -> dict[str, Any]:
             "last_recalled_at": m.last_recalled_at, "recall_count": m.recall_count,
             "forgotten_at": m.forgotten_at, "forgotten_by": m.forgotten_by, "replaced_by": m.replaced_by,
             "valid_from": m.valid_from, "valid_to": m.valid_to,
-            "importance_parts": json.dumps(m.importance_parts, sort_keys=True)}
+            "importance_parts": json.dumps(m.importance_parts, sort_keys=True), "client": m.client}
 
 
 # ---- memories -------------------------------------------------------------------------------

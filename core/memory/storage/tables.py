@@ -42,6 +42,8 @@ DESCRIPTIONS = {
     "history": "every change to every memory: action, time, old and new values, reason",
     "conversation_log": "every conversation turn, including those not kept as memories",
     "memory_vec": "sqlite-vec index over the live memories' vectors (its dimension is the embedder's)",
+    "clients": "programs that used the bank (MCP clients), each with its scope: read, read-write or off",
+    "client_reads": "every read a client made: when, what (search, get, list...), which memory ids",
 }
 
 

@@ -143,7 +143,7 @@ def _columns(record: dict[str, Any]) -> dict[str, Any]:
             "recall_count": record["recall_count"], "forgotten_at": record["forgotten_at"],
             "forgotten_by": record["forgotten_by"], "valid_from": record["valid_from"],
             "valid_to": record["valid_to"],
-            "importance_parts": json.dumps(record["importance_parts"], sort_keys=True)}
+            "importance_parts": json.dumps(record["importance_parts"], sort_keys=True), "client": record["client"]}
 
 
 def same_memory(a: Memory, b: Memory) -> bool:

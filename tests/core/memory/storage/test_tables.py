@@ -14,11 +14,11 @@ from cairn.core.memory.storage.migrations import MIGRATIONS, Step
 from cairn.core.memory.storage.records import Source
 
 
-def _add_client_column(db: sqlite_utils.Database) -> None:
+def _add_device_column(db: sqlite_utils.Database) -> None:
     """A migration as new ones are written: sqlite-utils, no hand-copied schema."""
-    db.table("memories").add_column("client", str)
-    db.create_table("clients", {"name": str, "scope": str, "first_seen": float}, pk="name", strict=True)
-    db.table("memories").create_index(["client"], index_name="memories_client")
+    db.table("memories").add_column("device", str)
+    db.create_table("devices", {"name": str, "kind": str, "first_seen": float}, pk="name", strict=True)
+    db.table("memories").create_index(["device"], index_name="memories_device")
     db.table("conversation_log").transform(rename={"at": "said_at"})
 
 
@@ -26,12 +26,12 @@ def test_a_sqlite_utils_migration_runs_in_its_transaction(tmp_path: Path) -> Non
     path = tmp_path / "m.db"
     with MemoryBank.open(path) as bank:
         bank.log_turn("chat", "My sister Ana lives in Lisbon", speaker="me")
-    steps: list[tuple[str, Step]] = [*MIGRATIONS, ("0099_clients", _add_client_column)]
+    steps: list[tuple[str, Step]] = [*MIGRATIONS, ("0099_devices", _add_device_column)]
     with dbmod.connect(path) as db:
-        assert dbmod.apply_migrations(db, steps) == ["0099_clients"]
+        assert dbmod.apply_migrations(db, steps) == ["0099_devices"]
         view = tables.wrap(db.conn)
-        assert "client" in view.table("memories").columns_dict
-        assert view.table("clients").pks == ["name"]
+        assert "device" in view.table("memories").columns_dict
+        assert view.table("devices").pks == ["name"]
         log = view.table("conversation_log")
         assert "said_at" in log.columns_dict and log.count == 1  # transform kept the rows
         assert log.schema.rstrip().endswith("STRICT")
@@ -45,14 +45,14 @@ def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path) -> No
         bank.remember("My sister Ana lives in Lisbon")
 
     def half_done(db: sqlite_utils.Database) -> None:
-        db.table("memories").add_column("client", str)
+        db.table("memories").add_column("device", str)
         db.execute("SELECT * FROM no_such_table")
 
     with dbmod.connect(path) as db:
         with pytest.raises(StorageError, match="no such table"):
             dbmod.apply_migrations(db, [*MIGRATIONS, ("0099_broken", half_done)])
         assert dbmod.schema_version(db) == len(MIGRATIONS)
-        assert "client" not in tables.wrap(db.conn).table("memories").columns_dict
+        assert "device" not in tables.wrap(db.conn).table("memories").columns_dict
 
 
 def test_tables_lists_cairns_tables_with_counts_and_no_shadow_tables(bank: MemoryBank) -> None:
