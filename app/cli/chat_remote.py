@@ -23,7 +23,7 @@ def show(text: str, ext: dict[str, Any], streamed: bool) -> None:
     if ext["quotes"] and ext["kind"] != "provenance":
         click.echo("From your memories:" if ext["kind"] != "declined" else "The closest memories:")
         for q in ext["quotes"]:
-            click.echo(f"  {q['line']} ({q['source']})")
+            click.echo(f"  {q['line']}\n    (from {q['source']})")
     if ext["note"]:
         click.secho(f"({ext['note']})", dim=True)
     gate = "memory" if ext["gate"]["retrieve"] else "no memory"
