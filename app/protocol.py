@@ -172,6 +172,25 @@ def message_text(message: ChatMessage) -> str:
     return "".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
 
 
+def unencodable(value: Any) -> str | None:
+    """The first string in a parsed JSON value (keys included) that is not valid Unicode (a lone
+    surrogate such as the JSON escape \\udfff), or None. Walks without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def answers(path: Path) -> bool:
     """Whether something accepts connections on the Unix socket at ``path``."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

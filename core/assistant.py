@@ -146,6 +146,7 @@ class Assistant:
         self._used_memory = False
         self._evicted: list[str] = []
         self._last: list[Recalled] = []
+        self._max_tokens: int | None = None
         if self._chat is not None:
             self._chat.session.on_evict = self._evicted.append
 
@@ -241,8 +242,10 @@ class Assistant:
     # ---- a turn -------------------------------------------------------------------------------
 
     def ask(self, text: str, on_text: OnText = None, cancel: Callable[[], bool] | None = None,
-            memory: bool = True) -> Answer:
-        """One turn. ``memory=False``: the model answers alone; nothing is recalled or stored."""
+            memory: bool = True, max_tokens: int | None = None) -> Answer:
+        """One turn. ``memory=False``: the model answers alone; nothing is recalled or stored.
+        ``max_tokens`` caps a reply the model writes on its own (default: the model's setting)."""
+        self._max_tokens = max_tokens
         if not memory:
             return self._general(text, Decision(False, 0.0, "memory was switched off for this turn"), on_text, cancel)
         if WHY.search(text) and self._last:  # "why do you know that?": the provenance trail
@@ -346,7 +349,7 @@ class Assistant:
                                      "answer it.", decision, [], [], "memory-only", "no-model",
                                      note=f"Memory-only mode: {self.no_model_reason}."), on_text)
         ender = _SentenceEnd(on_text, cancel)
-        reply = chat.turn(text, sampling=self.choice.sampling, max_tokens=self.choice.max_tokens,
+        reply = chat.turn(text, sampling=self.choice.sampling, max_tokens=self._max_tokens or self.choice.max_tokens,
                           on_text=ender.text, cancel=ender.cancel)
         finish = "stop" if reply.finish == "cancelled" and ender.ended else reply.finish
         note = "Answered without your memories." + (" (The reply reached the length limit.)"

@@ -245,3 +245,20 @@ def writers_cmd(processes: int, writes: int, embedder: str) -> None:
     finally:
         progress.close()
     _show(report, f"{processes} writers x {writes} writes")
+
+
+@bench.command("daemon")
+@click.option("--quick", is_flag=True, help="Smaller sizes: a few minutes instead of a quarter of an hour.")
+@json_option
+def daemon_cmd(quick: bool) -> None:
+    """The daemon's reliability and speed, each part on a real daemon in a throwaway home: acknowledged
+    writes surviving kill -9, concurrent clients, fuzzed requests, search latency through the socket
+    vs in-process, decode speed through the API vs in-process."""
+    from cairn.app.daemon import bench as daemon_bench
+
+    progress = _Progress()
+    try:
+        report = daemon_bench.run(quick, progress=progress)
+    finally:
+        progress.close()
+    _show(report, "Daemon" + (" (quick)" if quick else ""))

@@ -74,7 +74,8 @@ def _runner(engine: Engine, body: ChatRequest, text: str, fresh: bool, on_text: 
             engine.switch(a, None)
         elif (wanted is not None and wanted != a.conversation) or not a.model_loaded:
             engine.switch(a, wanted or a.conversation)  # its cache may be on disk (idle unload, restart)
-        return a.ask(text, on_text, cancel, memory=body.cairn.memory)
+        return a.ask(text, on_text, cancel, memory=body.cairn.memory,
+                     max_tokens=body.max_completion_tokens or body.max_tokens)
     return run
 
 

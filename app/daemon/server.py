@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import os
 import socket
@@ -14,14 +15,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.app.daemon import errors, routes_memory, routes_openai
 from cairn.app.daemon.engine import Engine, status_facts
-from cairn.app.protocol import API_VERSION, MAX_BODY_BYTES, MAX_IMPORT_BYTES, answers
-from cairn.core import StorageError
+from cairn.app.protocol import API_VERSION, MAX_BODY_BYTES, MAX_IMPORT_BYTES, answers, unencodable
+from cairn.core import InvalidInput, StorageError
 
 log = logging.getLogger(__name__)
 IDLE_CHECK_S = 5.0
@@ -52,7 +53,19 @@ class Guard:
         if refusal is not None:
             await errors.respond(*refusal)(scope, receive, send)
             return
-        await self.app(scope, _limited(receive, limit), send)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, _limited(receive, limit), tracked)
+        except Exception:  # noqa: BLE001 - Starlette re-raises after its 500 reply: keep the connection
+            log.exception("unexpected error")
+            if not started:
+                await errors.respond("internal", "Cairn hit an unexpected error; it is in the daemon's log.")(
+                    scope, receive, send)
 
     def _refusal(self, headers: dict[str, str], limit: int) -> tuple[str, str, str] | None:
         length = headers.get("content-length", "0")
@@ -98,7 +111,7 @@ def build_app(engine: Engine, token: str | None = None, hosts: frozenset[str] = 
             await asyncio.get_running_loop().run_in_executor(None, engine.close)
             log.info("shut down cleanly")
 
-    app = FastAPI(title="Cairn", version=version(), lifespan=lifespan,
+    app = FastAPI(title="Cairn", version=version(), lifespan=lifespan, dependencies=[Depends(_valid_text)],
                   description="Cairn's local API: OpenAI-compatible chat and the memory API. "
                               f"API version {API_VERSION}. Errors: {{\"error\": {{\"code\", \"message\", \"hint\"}}}}.")
     app.state.engine = engine
@@ -116,6 +129,21 @@ def build_app(engine: Engine, token: str | None = None, hosts: frozenset[str] = 
         return {**status_facts(engine, counts, version(), API_VERSION), "pid": os.getpid()}
 
     return Guard(app, token, hosts)
+
+
+async def _valid_text(request: Request) -> None:
+    """Refuse a JSON body holding text that is not valid Unicode (a lone surrogate escape) before
+    any route sees it: such a string cannot be stored, embedded or searched."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    try:
+        parsed = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return  # the route's own parsing reports it
+    bad = unencodable(parsed)
+    if bad is not None:
+        raise InvalidInput("The request holds text that is not valid Unicode (a lone surrogate such as \\udfff).",
+                           hint="Send text as UTF-8; nothing was changed.")
 
 
 async def _unload_when_idle(engine: Engine) -> None:

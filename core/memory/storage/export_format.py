@@ -107,6 +107,9 @@ def _json(text: str, number: int) -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"Line {number} of the import is not valid JSON ({exc.msg} at column {exc.colno}).",
                            hint=NO_CHANGE) from exc
+    except RecursionError as exc:
+        raise InvalidInput(f"Line {number} of the import nests its JSON too deeply to be a Cairn export.",
+                           hint=NO_CHANGE) from exc
 
 
 def _check_complete(out: Parsed, end: tuple[int, dict[str, Any]] | None, digest: str, allow_unverified: bool) -> None:

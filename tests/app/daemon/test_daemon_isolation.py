@@ -124,3 +124,19 @@ def test_a_conversation_resumes_from_its_snapshot_after_a_restart(daemon_paths: 
         reply = client.request("POST", "/v1/chat/completions", {**turn, "messages": [
             *turn["messages"], {"role": "assistant", "content": "OK"}, {"role": "user", "content": "And yours?"}]})
         assert reply["cairn"]["conversation"] == "colours" and reply["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/v1/embeddings", b'{"input": ["\\udfff"]}'),
+    ("POST", "/v1/memories/search", b'{"query": "x", "filters": {"kinds": ["\\udfff"]}}'),
+    ("POST", "/v1/memories", b'{"text": "ok", "source": {"ref": "\\ud800"}}'),
+    ("POST", "/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\udfff"}]}'),
+])
+def test_text_that_is_not_unicode_is_a_400(app_client: TestClient, method: str, path: str, body: bytes) -> None:
+    reply = app_client.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert reply.status_code == 400 and "not valid Unicode" in reply.json()["error"]["message"]
+
+
+def test_deeply_nested_import_is_a_400(app_client: TestClient) -> None:
+    reply = app_client.post("/v1/import", content=b"[" * 100_000, headers={"content-type": "application/x-ndjson"})
+    assert reply.status_code == 400, reply.text
