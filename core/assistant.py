@@ -189,6 +189,16 @@ class Assistant:
         self._turn = 0
         return True
 
+    def use_model(self, slot: ModelSlot) -> None:
+        """Switch to the chat model ``slot`` names (from :func:`model_slot`; loaded on the next turn
+        that needs it), freeing the current one: the conversation's cache goes with it, as after
+        :meth:`unload_model`, and the model's measured defaults replace the old model's."""
+        old, self._slot, self._chat = self._slot, slot, None
+        self.choice = resolve_choice(slot.llm, self.settings, slot.path)
+        self._turn = 0
+        if old is not None and old is not slot:
+            old.close()
+
     def save_conversation(self, data_dir: Path) -> Path | None:
         """Save the conversation's KV cache and history (a snapshot) so :meth:`resume` can pick it
         up after the model was freed or the process restarted; None if there is nothing to save."""

@@ -19,6 +19,7 @@ from cairn.core.config import Settings
 from cairn.core.memory.bank import MemoryBank
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # Qt tests draw offscreen: no display needed
 
 
 @pytest.fixture(scope="session")

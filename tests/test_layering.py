@@ -132,3 +132,12 @@ def test_every_public_name_resolves() -> None:
         module = importlib.import_module(package)
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{package}.{name}"
+
+
+def test_the_gui_and_the_mcp_bridge_are_daemon_clients_only() -> None:
+    """They never open the database or load a model: a crash in them cannot corrupt the store."""
+    store_or_model = ("sqlite3", "sqlean", "sqlite_vec", "llama_cpp", "cairn.core.memory", "cairn.core.llm",
+                      "cairn.core.assistant", "cairn.app.remote", "cairn.app.daemon.engine", "cairn.app.daemon.server")
+    assert offenders("cairn.app.gui", store_or_model) == []
+    assert offenders("cairn.app.mcp", store_or_model) == []
+    assert offenders("cairn.app.protocol", ("cairn.core",)) == []

@@ -262,3 +262,13 @@ def daemon_cmd(quick: bool) -> None:
     finally:
         progress.close()
     _show(report, "Daemon" + (" (quick)" if quick else ""))
+
+
+@bench.command("app")
+@json_option
+def app_cmd() -> None:
+    """The desktop app against the running daemon (started if needed): seconds until the window is
+    usable, and event-loop latency idle and while a reply streams (targets: < 2 s, < 50 ms)."""
+    from cairn.app.gui import bench as app_bench
+
+    _show(app_bench.run(get_app().paths), "Desktop app")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cairn.app.cli import admin, bench, chat, conversations, daemon, demo, embedders, gate, mcp, memories, models, retention
+from cairn.app.cli import admin, bench, chat, conversations, daemon, demo, embedders, gate, gui, mcp, memories, models, retention
 from cairn.app.cli.context import App, FilePath, get_app, json_option, read_text, setup_logging
 from cairn.app.cli.output import emit_json, memory_line, recalled_lines
 from cairn.core import CairnError, parse_when, paths
@@ -92,6 +92,7 @@ cli.add_command(chat.chat)
 cli.add_command(retention.sweep)
 cli.add_command(daemon.daemon)
 cli.add_command(mcp.mcp)
+cli.add_command(gui.app_cmd)
 for command in (admin.export_cmd, admin.import_cmd, admin.reindex, admin.doctor, demo.demo):
     cli.add_command(command)
 

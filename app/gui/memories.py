@@ -1,0 +1,205 @@
+"""The memory browser: hybrid search with filters, a detail pane (text, provenance, importance and
+its parts, strength, history) and the actions: add, edit, pin, forget, restore, purge (confirmed),
+import and export."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cairn.app.client import Client
+from cairn.app.gui.tasks import Tasks, named
+from cairn.core import iso
+
+OnError = Callable[[BaseException], None]
+STATES = ("live", "archived", "forgotten", "all")
+
+
+class Dialogs:
+    """The questions the browser asks the user; tests replace them."""
+
+    def confirm(self, parent: QWidget, title: str, text: str) -> bool:
+        answer = QMessageBox.question(parent, title, text)
+        return bool(answer == QMessageBox.StandardButton.Yes)
+
+    def text(self, parent: QWidget, title: str, label: str, value: str = "") -> str | None:
+        got, ok = QInputDialog.getMultiLineText(parent, title, label, value)
+        return got if ok and got.strip() else None
+
+    def open_file(self, parent: QWidget, title: str) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(parent, title, "", "Cairn export (*.jsonl);;All files (*)")
+        return Path(name) if name else None
+
+    def save_file(self, parent: QWidget, title: str) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(parent, title, "cairn-export.jsonl", "Cairn export (*.jsonl)")
+        return Path(name) if name else None
+
+
+class MemoryBrowser(QWidget):
+    def __init__(self, tasks: Tasks, parent: QWidget | None = None, on_error: OnError | None = None,
+                 dialogs: Dialogs | None = None) -> None:
+        super().__init__(parent)
+        self.tasks, self.on_error, self.dialogs = tasks, on_error or tasks.report, dialogs or Dialogs()
+        self.current: dict[str, Any] | None = None
+        self.shown: list[dict[str, Any]] = []
+        self._build()
+
+    def _build(self) -> None:
+        self.query = named(QLineEdit(), "Search memories", "Search (meaning, words, dates)...")
+        self.query.returnPressed.connect(self.refresh)
+        self.state = named(QComboBox(), "Which memories")
+        self.state.addItems(STATES)
+        self.state.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.kind = named(QLineEdit(), "Kind filter", "kind")
+        self.kind.returnPressed.connect(self.refresh)
+        top = QHBoxLayout()
+        for w in (self.query, self.state, self.kind):
+            top.addWidget(w)
+        self.results = named(QListWidget(), "Memories found")
+        self.results.currentItemChanged.connect(lambda item, _old: self._select(item))
+        self.detail = named(QTextBrowser(), "Memory details")
+        split = QSplitter()
+        split.addWidget(self.results)
+        split.addWidget(self.detail)
+        split.setSizes([420, 480])
+        self.buttons = {name: named(QPushButton(name), f"{name} memory") for name in
+                        ("Add", "Edit", "Pin", "Forget", "Restore", "Purge", "Import", "Export")}
+        actions = {"Add": self.add, "Edit": self.edit, "Pin": self.pin, "Forget": self.forget,
+                   "Restore": self.restore, "Purge": self.purge, "Import": self.import_file, "Export": self.export_file}
+        bar = QHBoxLayout()
+        for name, button in self.buttons.items():
+            button.clicked.connect(actions[name])
+            bar.addWidget(button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split)
+        lay.addLayout(bar)
+
+    # ---- finding ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        query, state, kind = self.query.text().strip(), STATES[self.state.currentIndex()], self.kind.text().strip()
+
+        def find(c: Client) -> list[dict[str, Any]]:
+            if query:
+                body = {"query": query, "k": 50, "touch": False, "filters": {"kinds": [kind] if kind else []}}
+                return [h["memory"] for h in c.request("POST", "/v1/memories/search", body)["data"]]
+            params = {"state": state, "limit": 200, "kind": kind or None}
+            found: list[dict[str, Any]] = c.request("GET", "/v1/memories", params=params)["data"]
+            return found
+        self.tasks.run(find, self._show, self.on_error)
+
+    def _show(self, found: list[dict[str, Any]]) -> None:
+        self.shown = found
+        self.results.clear()
+        for m in found:
+            mark = " (archived)" if m.get("forgotten_by") == "sweep" else " (forgotten)" if m.get("forgotten_at") else ""
+            item = QListWidgetItem(f"#{m['id']}  {'* ' if m['pinned'] else ''}{m['text'][:90]}{mark}")
+            item.setData(256, m["id"])
+            self.results.addItem(item)
+
+    def open(self, memory_id: int) -> None:
+        """Show one memory (from a chat badge)."""
+        self.tasks.run(lambda c: c.request("GET", f"/v1/memories/{memory_id}/why"), self._detail, self.on_error)
+
+    def _select(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.open(int(item.data(256)))
+
+    def _detail(self, why: dict[str, Any]) -> None:
+        self.current = why["memory"]
+        self.detail.setHtml(detail_html(why))
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def _act(self, fn: Callable[[Client], Any]) -> None:
+        self.tasks.run(fn, lambda _r: self._after(), self.on_error)
+
+    def _after(self) -> None:
+        self.refresh()
+        if self.current is not None:
+            mid = self.current["id"]
+            self.tasks.run(lambda c: c.request("GET", f"/v1/memories/{mid}/why"), self._detail, lambda _e: None)
+
+    def add(self) -> None:
+        text = self.dialogs.text(self, "Remember", "What should Cairn remember?")
+        if text:
+            self._act(lambda c: c.request("POST", "/v1/memories", {"text": text}))
+
+    def edit(self) -> None:
+        if self.current is not None:
+            mid, old = self.current["id"], self.current["text"]
+            text = self.dialogs.text(self, "Edit memory", f"Memory #{mid}", old)
+            if text and text != old:
+                self._act(lambda c: c.request("PATCH", f"/v1/memories/{mid}", {"text": text}))
+
+    def pin(self) -> None:
+        if self.current is not None:
+            mid, pinned = self.current["id"], not self.current["pinned"]
+            self._act(lambda c: c.request("POST", f"/v1/memories/{mid}/pin", {"pinned": pinned}))
+
+    def forget(self) -> None:
+        if self.current is not None:
+            mid = self.current["id"]
+            self._act(lambda c: c.request("POST", f"/v1/memories/{mid}/forget", {"reason": "forgotten in the app"}))
+
+    def restore(self) -> None:
+        if self.current is not None:
+            mid = self.current["id"]
+            self._act(lambda c: c.request("POST", f"/v1/memories/{mid}/restore", {"reason": "restored in the app"}))
+
+    def purge(self) -> None:
+        if self.current is None:
+            return
+        mid = self.current["id"]
+        if self.dialogs.confirm(self, "Purge memory", f"Erase memory #{mid} for good? This cannot be undone."):
+            self.current = None
+            self.detail.setHtml("")
+            self._act(lambda c: c.request("DELETE", f"/v1/memories/{mid}"))
+
+    def import_file(self) -> None:
+        path = self.dialogs.open_file(self, "Import memories")
+        if path is not None:
+            self._act(lambda c: c.request("POST", "/v1/import", content=path.read_bytes()))
+
+    def export_file(self) -> None:
+        path = self.dialogs.save_file(self, "Export memories")
+        if path is not None:
+            self.tasks.run(lambda c: path.write_text(c.request("GET", "/v1/export"), encoding="utf-8"),
+                           None, self.on_error)
+
+
+def detail_html(why: dict[str, Any]) -> str:
+    """A memory's detail pane: text, provenance, importance and its parts, strength, history."""
+    m, src = why["memory"], why["memory"]["source"]
+    where = " · ".join(str(x) for x in (src["type"], src.get("ref"), src.get("speaker"), iso(src.get("time"))) if x)
+    parts = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:+.2f}</td></tr>"
+                    for k, v in sorted(why["importance"]["contributions"].items(), key=lambda kv: -abs(kv[1]))[:8])
+    history = "".join(f"<li>{iso(h['at'])} {html.escape(h['action'])}"
+                      f"{' — ' + html.escape(h['reason']) if h.get('reason') else ''}</li>" for h in why["history"])
+    state = "archived" if m.get("forgotten_by") == "sweep" else "forgotten" if m.get("forgotten_at") else "live"
+    return (f"<h3>#{m['id']} {html.escape(m['text'])}</h3>"
+            f"<p>{state}{', pinned' if m['pinned'] else ''} · kind {html.escape(m['kind'])} · "
+            f"written by {html.escape(m.get('client') or 'you')}</p>"
+            f"<p><b>From</b> {html.escape(where)}</p>"
+            f"<p><b>Importance</b> {why['importance']['score']:.2f} · <b>strength</b> {why['strength_days']:.0f} days · "
+            f"<b>retention now</b> {why['retention_now']:.2f} · recalled {why['recalls']} times</p>"
+            f"<table>{parts}</table><p><b>History</b></p><ul>{history}</ul>")

@@ -1,0 +1,105 @@
+"""The desktop app against a real daemon with the bundled model, offscreen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QUrl  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from cairn.app.client import Client  # noqa: E402
+from cairn.app.gui.memories import Dialogs  # noqa: E402
+from cairn.app.gui.tasks import Tasks  # noqa: E402
+from cairn.app.gui.window import MainWindow  # noqa: E402
+from cairn.core import Paths  # noqa: E402
+
+WAIT = 120_000  # ms: a first reply loads the model on a busy 2-core machine
+
+
+class Yes(Dialogs):
+    def confirm(self, parent: Any, title: str, text: str) -> bool:
+        return True
+
+
+@pytest.fixture
+def window(qtbot: Any, daemon: Client, daemon_paths: Paths) -> MainWindow:
+    w = MainWindow(Tasks(daemon_paths), dialogs=Yes(), show_error=lambda _w, _t: None)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_chat_streams_and_the_badge_opens_the_memory(qtbot: Any, window: MainWindow, daemon: Client) -> None:
+    mid = daemon.request("POST", "/v1/memories", {"text": "My sister Ana lives in Lisbon"})["id"]
+    pieces: list[str] = []
+    window.chat.streamed.connect(pieces.append)
+    with qtbot.waitSignal(window.chat.answered, timeout=WAIT):  # the model's own reply streams token by token
+        window.chat.send("What is the capital of France?")
+    assert len(pieces) >= 2 and "Memory skipped" in window.chat.transcript.markdown()
+    with qtbot.waitSignal(window.chat.answered, timeout=WAIT):  # an answer from memory comes checked, whole
+        window.chat.send("Where does my sister live?")
+    assert window.errors == []
+    assert "lisbon" in window.chat.last_answer.lower()
+    page = window.chat.view.toHtml()
+    assert f"memory:{mid}" in page and "Memory used" in window.chat.transcript.markdown()
+    with qtbot.waitSignal(window.chat.open_memory, timeout=5000) as opened:
+        window.chat.view.anchorClicked.emit(QUrl(f"memory:{mid}"))
+    assert opened.args == [mid]
+    qtbot.waitUntil(lambda: window.memories.current is not None and window.memories.current["id"] == mid, timeout=WAIT)
+    assert window.tabs.currentWidget() is window.memories and "Lisbon" in window.memories.detail.toPlainText()
+
+
+def test_forget_hides_it_from_search_and_restore_brings_it_back(qtbot: Any, window: MainWindow, daemon: Client) -> None:
+    mid = daemon.request("POST", "/v1/memories", {"text": "The cabin wifi password is larch-42"})["id"]
+    b = window.memories
+    window.show_view("memories")
+    b.query.setText("cabin wifi password")
+    b.refresh()
+    qtbot.waitUntil(lambda: [m["id"] for m in b.shown] == [mid], timeout=WAIT)
+    b.open(mid)
+    qtbot.waitUntil(lambda: b.current is not None, timeout=WAIT)
+    b.forget()
+    qtbot.waitUntil(lambda: b.shown == [] , timeout=WAIT)
+    b.query.setText("")
+    b.state.setCurrentIndex(2)  # forgotten
+    qtbot.waitUntil(lambda: [m["id"] for m in b.shown] == [mid], timeout=WAIT)
+    b.restore()
+    qtbot.waitUntil(lambda: daemon.request("GET", f"/v1/memories/{mid}")["forgotten_at"] is None, timeout=WAIT)
+    b.purge()  # confirmed by the test's dialogs
+    qtbot.waitUntil(lambda: daemon.request("GET", "/v1/memories", params={"state": "all"})["data"] == [], timeout=WAIT)
+    assert window.errors == []
+
+
+def test_screenshot_command_draws_a_view(daemon: Client, daemon_paths: Paths, tmp_path: Path) -> None:
+    daemon.request("POST", "/v1/memories", {"text": "I am allergic to penicillin"})
+    out = tmp_path / "memories.png"
+    proc = subprocess.run([sys.executable, "-m", "cairn.app.cli", "app", "--screenshot", str(out), "--view", "memories"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    image = QImage(str(out))
+    assert image.width() >= 800 and image.height() >= 500
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 17) for y in range(0, image.height(), 17)}
+    assert len(colours) > 5  # not blank
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb (apt install xvfb)")
+def test_a_real_window_under_xvfb_is_not_blank(daemon: Client, tmp_path: Path) -> None:
+    out = tmp_path / "chat.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "cairn.app.cli", "app",
+                           "--screenshot", str(out), "--view", "chat"], capture_output=True, text=True, timeout=300,
+                          env=env)
+    if "could not load the Qt platform plugin" in proc.stderr or "no Qt platform plugin" in proc.stderr:
+        pytest.skip("the xcb platform's libraries are missing (apt install libxcb-cursor0 ...)")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    image = QImage(str(out))
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 13) for y in range(0, image.height(), 13)}
+    assert image.width() >= 800 and len(colours) > 5
