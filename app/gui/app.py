@@ -51,6 +51,8 @@ def run(paths: Paths, screenshot: Path | None = None, view: str = "chat", asks: 
     tasks = Tasks(paths)
     errors: list[str] = []
     window = MainWindow(tasks, show_error=(lambda _w, text: errors.append(text)) if screenshot else None)
+    if screenshot is not None:
+        window.resize(1000, 680)  # the same size every time, whatever the user's saved geometry
     window.show()
     window.show_view(view)
     if screenshot is None:

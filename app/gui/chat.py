@@ -62,7 +62,10 @@ def badge(ext: dict[str, Any]) -> str:
     """The line under an answer: memory used or skipped, the gate's reason, links to the memories."""
     gate = ext.get("gate") or {}
     links = ", ".join(f"[#{q['id']}](memory:{q['id']})" for q in ext.get("quotes", []))
-    head = f"Memory used: {links}" if ext.get("used") else "Memory skipped"
+    if ext.get("used"):
+        head = f"Memory used: {links}"
+    else:
+        head = "Memory searched, nothing close enough" if gate.get("retrieve") else "Memory skipped"
     why = _escape(str(gate.get("reason", "")))
     note = f" *{_escape(ext['note'])}*" if ext.get("note") else ""
     return f"> {head} ({why}).{note}"

@@ -115,6 +115,8 @@ class MemoryBrowser(QWidget):
             item = QListWidgetItem(f"#{m['id']}  {'* ' if m['pinned'] else ''}{m['text'][:90]}{mark}")
             item.setData(256, m["id"])
             self.results.addItem(item)
+        if found and self.current is None:
+            self.results.setCurrentRow(0)  # show the best match's details
 
     def open(self, memory_id: int) -> None:
         """Show one memory (from a chat badge)."""
