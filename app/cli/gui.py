@@ -10,7 +10,7 @@ import click
 from cairn.app.cli.context import FilePath, get_app
 from cairn.core import CairnError
 
-VIEWS = ("chat", "memories", "forgetting", "models")
+VIEWS = ("chat", "memories", "forgetting", "models", "settings")
 
 
 @click.command("app")

@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 import os
 import re
 import threading
 import time
-import tomllib
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,11 +26,11 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import Field
 
-from cairn.app.daemon import errors
+from cairn.app.daemon import errors, settings_file
 from cairn.app.daemon.engine import Engine
-from cairn.app.daemon.lifecycle import write_private
+from cairn.app.daemon.settings_file import dump_toml as dump_toml  # re-exported: its tests import it here
 from cairn.app.protocol import Strict
-from cairn.core import Assistant, InvalidInput, ModelLoadError, NotFound, StorageError, assistant, config, ensure_dir
+from cairn.core import Assistant, InvalidInput, ModelLoadError, NotFound, StorageError, assistant
 from cairn.core import errors as core_errors
 from cairn.core.llm import catalog, check_model_file
 
@@ -40,7 +38,6 @@ router = APIRouter(tags=["models"])
 HUB_ENV, CATALOG_ENV = "CAIRN_MODELS_HUB", "CAIRN_MODELS_CATALOG"
 CANCEL_WAIT_S = 2.0  # how long a cancel waits for the download thread to stop before it answers
 JobId = Annotated[str, PathParam(min_length=1, max_length=64)]
-_config_lock = threading.Lock()  # one read-modify-write of the settings file at a time
 
 
 class ModelRef(Strict):
@@ -258,52 +255,11 @@ def _activate(engine: Engine, a: Assistant, model: str) -> None:
 def write_model_setting(path: Path, model: str) -> None:
     """Set ``llm.model`` in the TOML settings file, keeping every other setting it holds (its
     comments are not kept). A file Cairn would refuse to load is left as it is."""
-    with _config_lock:
-        target = path.resolve() if path.is_symlink() else path  # a linked dotfile: write its target
-        try:
-            data = tomllib.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise StorageError(f"The settings file {path} cannot be read ({exc}); it was left as it was.",
-                               hint="Fix it, then choose the model again.") from exc
+    def change(data: dict[str, Any]) -> dict[str, Any]:
         llm = data.get("llm", {})
         data["llm"] = {**llm, "model": model} if isinstance(llm, dict) else llm
-        try:
-            config.from_mapping(data, str(path))
-        except core_errors.ConfigError as exc:
-            raise StorageError(exc.message + "; it was left as it was.", hint=exc.hint) from exc
-        ensure_dir(target.parent)
-        write_private(target, dump_toml(data))
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def dump_toml(data: dict[str, dict[str, Any]]) -> str:
-    """TOML for settings: tables of strings, numbers and booleans (what :func:`config.load` reads)."""
-    tables = []
-    for name, table in data.items():
-        lines = [f"[{_toml_key(name)}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
-        tables.append("\n".join(lines) + "\n")
-    return "\n".join(tables)
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    # JSON's escapes (\" \\ \n \t \uXXXX for control characters) are TOML's; DEL must be escaped too
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return ("nan" if math.isnan(value) else "inf" if value > 0 else "-inf") if not math.isfinite(value) \
-            else repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    raise TypeError(f"a settings value of type {type(value).__name__} cannot be written")
+        return data
+    try:
+        settings_file.update(path, change, hint="Fix it, then choose the model again.")
+    except core_errors.ConfigError as exc:
+        raise StorageError(exc.message + "; it was left as it was.", hint=exc.hint) from exc

@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cairn.app.daemon import errors, routes_memory, routes_models, routes_openai
+from cairn.app.daemon import errors, routes_memory, routes_models, routes_openai, routes_settings
 from cairn.app.daemon.engine import Engine, status_facts
 from cairn.app.protocol import API_VERSION, MAX_BODY_BYTES, MAX_IMPORT_BYTES, answers, unencodable
 from cairn.core import InvalidInput, StorageError
@@ -119,6 +119,7 @@ def build_app(engine: Engine, token: str | None = None, hosts: frozenset[str] = 
     app.include_router(routes_openai.router)
     app.include_router(routes_memory.router)
     app.include_router(routes_models.router)
+    app.include_router(routes_settings.router)
 
     @app.get("/health", tags=["service"], summary="Is the daemon answering")
     async def health() -> dict[str, str]:

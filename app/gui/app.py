@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 SETTLE_MS = 400  # a view counts as drawn when no daemon call ran for this long
 
 
-def _platform(screenshot: Path | None) -> None:
-    """Without a display, a screenshot is drawn offscreen."""
-    if screenshot is not None and not os.environ.get("QT_QPA_PLATFORM") and not (
+def offscreen_without_display() -> None:
+    """Draw offscreen when there is no display (a screenshot or a benchmark on a server)."""
+    if not os.environ.get("QT_QPA_PLATFORM") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
@@ -38,7 +38,8 @@ def ensure_daemon(paths: Paths) -> None:
 
 
 def run(paths: Paths, screenshot: Path | None = None, view: str = "chat", asks: tuple[str, ...] = ()) -> int:
-    _platform(screenshot)
+    if screenshot is not None:
+        offscreen_without_display()
     from PySide6.QtWidgets import QApplication
 
     from cairn.app.gui.tasks import Tasks

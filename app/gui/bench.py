@@ -4,7 +4,11 @@ streams (event-loop latency: how late a 10 ms timer fires), against the running 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from cairn.core import Paths
@@ -13,11 +17,14 @@ TICK_MS = 10
 
 
 def run(paths: Paths) -> dict[str, Any]:
+    from cairn.app.gui.app import offscreen_without_display
+
+    offscreen_without_display()
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from cairn.app.gui.app import ensure_daemon
+    from cairn.app.gui.app import ensure_daemon  # noqa: I001 - after the platform is chosen
     from cairn.app.gui.tasks import Tasks
     from cairn.app.gui.window import MainWindow
 
@@ -44,9 +51,21 @@ def run(paths: Paths) -> dict[str, Any]:
     streaming = _measure(app, timer, lateness, lambda: window.chat.send("Tell me a short story about a lighthouse."),
                          lambda: bool(done))
     window.close()
-    return {"usable_s": round(usable_s, 3), "usable_target_s": 2.0, "idle": idle, "streaming": streaming,
-            "latency_target_ms": 50.0, "reply_chars": len(done[0]) if done else 0,
-            "met": usable_s < 2.0 and streaming["max_ms"] < 50.0}
+    whole = _whole_process()
+    return {"usable_s": round(usable_s, 3), "process_to_screenshot_s": whole, "usable_target_s": 2.0,
+            "idle": idle, "streaming": streaming, "latency_target_ms": 50.0,
+            "reply_chars": len(done[0]) if done else 0,
+            "met": whole < 2.0 and streaming["max_ms"] < 50.0}
+
+
+def _whole_process() -> float:
+    """Seconds for a whole `cairn app --screenshot` process: interpreter start, imports, the window,
+    its data from the daemon, a 0.4 s quiet period and the PNG (an upper bound on "usable")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cairn.app.cli", "app", "--screenshot", str(Path(tmp) / "a.png")],
+                       check=True, capture_output=True, timeout=120)
+        return round(time.perf_counter() - started, 3)
 
 
 def _measure(app: Any, timer: Any, lateness: list[float], start: Any, finished: Any) -> dict[str, float]:

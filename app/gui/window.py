@@ -1,4 +1,4 @@
-"""The main window: Chat, Memories, Forgetting and Models tabs; tray icon, shortcuts, remembered
+"""The main window: Chat, Memories, Forgetting, Models and Settings tabs; tray icon, shortcuts, remembered
 geometry, errors as dialogs with the daemon's sentence."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from cairn.app.gui.chat import ChatView
 from cairn.app.gui.forgetting import ForgettingView
 from cairn.app.gui.memories import Dialogs, MemoryBrowser
 from cairn.app.gui.models import ModelsView
+from cairn.app.gui.settings import SettingsView
 from cairn.app.gui.tasks import Tasks, named
 from cairn.core import CairnError
 
-VIEWS = ("chat", "memories", "forgetting", "models")
+VIEWS = ("chat", "memories", "forgetting", "models", "settings")
 
 
 def error_text(error: BaseException) -> str:
@@ -38,9 +39,10 @@ class MainWindow(QMainWindow):
         self.memories = MemoryBrowser(tasks, on_error=self.error, dialogs=dialogs)
         self.forgetting = ForgettingView(tasks, on_error=self.error)
         self.models = ModelsView(tasks, on_error=self.error)
+        self.settings = SettingsView(tasks, on_error=self.error)
         self.tabs = named(QTabWidget(), "Views")
         for title, view in (("Chat", self.chat), ("Memories", self.memories), ("Forgetting", self.forgetting),
-                            ("Models", self.models)):
+                            ("Models", self.models), ("Settings", self.settings)):
             self.tabs.addTab(view, title)
         self.setCentralWidget(self.tabs)
         self.chat.open_memory.connect(self.open_memory)

@@ -103,3 +103,11 @@ def test_a_real_window_under_xvfb_is_not_blank(daemon: Client, tmp_path: Path) -
     image = QImage(str(out))
     colours = {image.pixel(x, y) for x in range(0, image.width(), 13) for y in range(0, image.height(), 13)}
     assert image.width() >= 800 and len(colours) > 5
+
+
+def test_bench_app_reports_startup_and_event_loop_latency(daemon: Client, daemon_paths: Paths) -> None:
+    from cairn.app.gui import bench as app_bench
+
+    report = app_bench.run(daemon_paths)
+    assert report["reply_chars"] > 0 and report["streaming"]["ticks"] > 0 and report["idle"]["ticks"] >= 200
+    assert 0 < report["usable_s"] <= report["process_to_screenshot_s"]
