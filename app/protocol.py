@@ -105,6 +105,10 @@ class ConversationPurge(Strict):
     reason: str | None = Field(default=None, max_length=1024)
 
 
+class RenameIn(Strict):
+    name: str = Field(min_length=1, max_length=256)
+
+
 class ScopeIn(Strict):
     scope: Literal["read", "read-write", "off"]
 

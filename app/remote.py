@@ -84,6 +84,10 @@ class RemoteBank:
         result: dict[str, Any] = self.client.request("POST", "/v1/conversations/purge", body)
         return result
 
+    def rename_conversation(self, old: str, new: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.request("PATCH", f"/v1/conversations/{_quote(old)}", {"name": new})
+        return result
+
     def sweep(self, now: float | None = None, budget: int | None = None, dry_run: bool = False) -> SweepReport:
         if now is not None:
             raise InvalidInput("A sweep through the daemon runs at the daemon's own time.")

@@ -71,3 +71,17 @@ def purge(names: tuple[str, ...], every: bool, with_memories: bool, yes: bool) -
         gone = result["memories_purged"]
         click.echo(f"Purged {len(chosen)} conversation{'s' if len(chosen) != 1 else ''}"
                    + (f" and {len(gone)} memories" if gone else "") + ".")
+
+
+@conversations.command()
+@click.argument("old")
+@click.argument("new")
+@json_option
+def rename(old: str, new: str) -> None:
+    """Rename conversation OLD to NEW (its turns and the memories it is the source of)."""
+    app = get_app()
+    result = app.bank().rename_conversation(old, new)
+    if app.as_json:
+        emit_json(result)
+    else:
+        click.echo(f"Renamed {old!r} to {new!r} ({len(result['memories'])} memories now name it as their source).")

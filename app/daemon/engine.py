@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from cairn.core import Assistant, Paths, Settings, assistant, paths
+from cairn.core.llm import snapshot
 from cairn.core.memory import MemoryBank, make_embedder
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,13 @@ class Engine:
             a.new_conversation()
             return False
         return a.resume(name, self.paths.data_dir)
+
+    def renamed(self, a: Assistant, old: str, new: str) -> None:
+        """After a conversation was renamed: the assistant follows it; its KV snapshot (saved under
+        the old name) is dropped, the cache is rebuilt from the turns when it is next needed."""
+        snapshot.path_for(self.paths.data_dir, old).unlink(missing_ok=True)
+        if a.conversation == old:
+            a.conversation = new
 
     def close(self) -> None:
         """The ordered shutdown's core part: stop generation, save the conversation's KV

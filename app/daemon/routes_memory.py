@@ -21,6 +21,7 @@ from cairn.app.protocol import (
     Pin,
     PinMany,
     Reason,
+    RenameIn,
     ScopeIn,
     SearchIn,
     SweepIn,
@@ -232,6 +233,16 @@ async def delete_conversation(request: Request, name: Annotated[str, Path(min_le
                               ) -> dict[str, Any]:
     _ = await _allow(request, write=True)
     return await _engine(request).bank.call(lambda b: b.purge_conversation([name], with_memories, reason))
+
+
+@router.patch("/v1/conversations/{name}", summary="Rename a conversation (its turns and the memories it is the source of)")
+async def rename_conversation(request: Request, name: Annotated[str, Path(min_length=1, max_length=4096)],
+                              body: RenameIn) -> dict[str, Any]:
+    await _allow(request, write=True)
+    engine = _engine(request)
+    result = await engine.bank.call(lambda b: b.rename_conversation(name, body.name))
+    await engine.ask(lambda a: engine.renamed(a, name, body.name))
+    return result
 
 
 @router.post("/v1/conversations/purge", summary="Erase several conversations from the log: all, or none")

@@ -14,6 +14,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -29,6 +30,12 @@ from cairn.app.gui.tasks import Tasks, named
 from cairn.core import iso
 
 OnError = Callable[[BaseException], None]
+AskName = Callable[[QWidget, str, str, str], "str | None"]
+
+
+def _ask_name(parent: QWidget, title: str, label: str, value: str) -> str | None:
+    text, ok = QInputDialog.getText(parent, title, label, text=value)
+    return text if ok else None
 
 
 class Transcript:
@@ -76,9 +83,11 @@ class ChatView(QWidget):
     streamed = Signal(str)  # a piece of the reply arrived
     answered = Signal(str)  # the reply is complete (its text)
 
-    def __init__(self, tasks: Tasks, parent: QWidget | None = None, on_error: OnError | None = None) -> None:
+    def __init__(self, tasks: Tasks, parent: QWidget | None = None, on_error: OnError | None = None,
+                 ask_name: AskName | None = None) -> None:
         super().__init__(parent)
         self.tasks, self.on_error = tasks, on_error or tasks.report
+        self.ask_name = ask_name or _ask_name
         self.conversation = _new_name()
         self.transcript = Transcript()
         self.last_question = ""
@@ -94,11 +103,14 @@ class ChatView(QWidget):
         self.new_button.clicked.connect(self.new_conversation)
         self.delete_button = named(QPushButton("Delete"), "Delete conversation")
         self.delete_button.clicked.connect(self._delete)
+        self.rename_button = named(QPushButton("Rename"), "Rename conversation")
+        self.rename_button.clicked.connect(self.rename)
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.addWidget(self.conversations)
         row = QHBoxLayout()
         row.addWidget(self.new_button)
+        row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
         lay.addLayout(row)
         self.view = named(QTextBrowser(), "Transcript")
@@ -164,6 +176,22 @@ class ChatView(QWidget):
         for t in turns:
             self.transcript.user(t["text"])
         self.view.setMarkdown(self.transcript.markdown())
+
+    def rename(self) -> None:
+        item = self.conversations.currentItem()
+        if item is None:
+            return
+        old = str(item.data(256))
+        new = self.ask_name(self, "Rename conversation", "New name:", old)
+        if new and new.strip() and new.strip() != old:
+            name = new.strip()
+
+            def done(_result: object) -> None:
+                if self.conversation == old:
+                    self.conversation = name
+                self.refresh()
+            self.tasks.run(lambda c: c.request("PATCH", f"/v1/conversations/{_quote(old)}", {"name": name}),
+                           done, self.on_error)
 
     def _delete(self) -> None:
         item = self.conversations.currentItem()

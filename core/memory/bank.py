@@ -345,6 +345,23 @@ class MemoryBank:
                            hint="`cairn conversations list` shows them.")
         return turns
 
+    def rename_conversation(self, old: str, new: str) -> dict[str, Any]:
+        """Give a conversation another name: its logged turns and the memories it is the source of
+        (each records the change in its history). The new name must not be taken."""
+        new = self._check(new, "Conversation name")
+        with self.db.atomic() as conn:
+            known = {c.name for c in store_retention.conversations(conn)}
+            if old not in known:
+                raise NotFound(f"No conversation called {old!r} in the log.", hint="`cairn conversations list` shows them.")
+            if new in known and new != old:
+                raise InvalidInput(f"There is already a conversation called {new!r}; nothing was changed.")
+            moved = store_retention.rename_conversation(conn, old, new)
+            now = self.clock.now()
+            for _id, uid in moved:
+                store.add_history(conn, uid, "update", now, {"source": {"ref": old}}, {"source": {"ref": new}},
+                                  "conversation renamed")
+        return {"old": old, "new": new, "memories": [i for i, _ in moved]}
+
     # ---- retention (``self.retention`` holds the rest) --------------------------------------
 
     def sweep(self, now: float | None = None, budget: int | None = None, dry_run: bool = False) -> SweepReport:

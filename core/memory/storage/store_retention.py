@@ -75,6 +75,16 @@ def conversations(conn: Any, limit: int | None = None, offset: int = 0) -> list[
     return [ConversationSummary(*r) for r in rows]
 
 
+def rename_conversation(conn: Any, old: str, new: str) -> list[tuple[int, str]]:
+    """Move a conversation's logged turns, and the memories whose source it is, to the name ``new``;
+    returns (id, uid) of those memories."""
+    conn.execute("UPDATE conversation_log SET conversation = ? WHERE conversation = ?", (new, old))
+    moved = conn.execute("SELECT id, uid FROM memories WHERE source_type = 'conversation' AND source_ref = ?",
+                         (old,)).fetchall()
+    conn.execute("UPDATE memories SET source_ref = ? WHERE source_type = 'conversation' AND source_ref = ?", (new, old))
+    return [(int(r[0]), str(r[1])) for r in moved]
+
+
 def delete_conversation(conn: Any, name: str) -> list[int]:
     """Erase a conversation's logged turns; returns the ids of the memories they became."""
     ids = [r[0] for r in conn.execute("SELECT DISTINCT memory_id FROM conversation_log WHERE conversation = ? "

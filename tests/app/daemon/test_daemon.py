@@ -10,7 +10,9 @@ import socket
 import stat
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -232,3 +234,25 @@ def test_every_route_is_documented(daemon_home: Path) -> None:
     assert len(routes) >= 25 and "POST /v1/chat/completions" in routes and "GET /v1/memories/{memory_id}" in routes
     doc = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
     assert [r for r in routes if f"`{r}`" not in doc] == []
+
+
+def test_a_conversation_is_renamed_with_its_memories(daemon: Client, cairn: Callable[..., Any]) -> None:
+    turn = {"messages": [{"role": "user", "content": "My brother Tom plays the cello."}],
+            "cairn": {"conversation": "first chat"}}
+    daemon.request("POST", "/v1/chat/completions", turn)
+    stored = daemon.request("GET", "/v1/memories")["data"][0]
+    assert stored["source"]["ref"] == "first chat"
+    r = cairn("conversations", "rename", "first chat", "music")
+    assert r.code == 0, r.err
+    names = [c["name"] for c in daemon.request("GET", "/v1/conversations")["data"]]
+    assert names == ["music"]
+    assert daemon.request("GET", f"/v1/memories/{stored['id']}")["source"]["ref"] == "music"
+    history = daemon.request("GET", f"/v1/memories/{stored['id']}/history")["data"]
+    assert history[-1]["reason"] == "conversation renamed"
+    daemon.request("POST", "/v1/chat/completions", {**turn, "cairn": {"conversation": "other"}})
+    with pytest.raises(ServiceError) as taken:
+        daemon.request("PATCH", "/v1/conversations/music", {"name": "other"})
+    assert taken.value.status == 400
+    with pytest.raises(ServiceError) as missing:
+        daemon.request("PATCH", "/v1/conversations/nope", {"name": "x"})
+    assert missing.value.status == 404

@@ -111,3 +111,18 @@ def test_bench_app_reports_startup_and_event_loop_latency(daemon: Client, daemon
     report = app_bench.run(daemon_paths)
     assert report["reply_chars"] > 0 and report["streaming"]["ticks"] > 0 and report["idle"]["ticks"] >= 200
     assert 0 < report["usable_s"] <= report["process_to_screenshot_s"]
+
+
+def test_rename_a_conversation(qtbot: Any, daemon: Client, daemon_paths: Paths) -> None:
+    daemon.request("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "My cat is called Miso."}],
+                                                    "cairn": {"conversation": "pets"}})
+    w = MainWindow(Tasks(daemon_paths), show_error=lambda _w, _t: None)
+    qtbot.addWidget(w)
+    w.chat.ask_name = lambda *_args: "animals"
+    w.chat.refresh()
+    qtbot.waitUntil(lambda: w.chat.conversations.count() == 1, timeout=WAIT)
+    w.chat.conversations.setCurrentRow(0)
+    w.chat.rename()
+    qtbot.waitUntil(lambda: [c["name"] for c in daemon.request("GET", "/v1/conversations")["data"]] == ["animals"],
+                    timeout=WAIT)
+    qtbot.waitUntil(lambda: "animals" in w.chat.conversations.item(0).text(), timeout=WAIT)
