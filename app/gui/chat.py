@@ -94,6 +94,7 @@ class ChatView(QWidget):
         self.last_answer = ""
         self._stop = threading.Event()
         self.busy = False
+        self._asked = 0
         self._build()
 
     def _build(self) -> None:
@@ -145,8 +146,11 @@ class ChatView(QWidget):
     # ---- conversations ------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        self._asked += 1
+        asked = self._asked  # an older, slower listing must not overwrite a newer one
         self.tasks.run(lambda c: c.request("GET", "/v1/conversations", params={"limit": 100})["data"],
-                       self._show_conversations, self.on_error)
+                       lambda found: self._show_conversations(found) if asked == self._asked else None,
+                       self.on_error)
 
     def _show_conversations(self, found: list[dict[str, Any]]) -> None:
         self.conversations.clear()
@@ -170,6 +174,12 @@ class ChatView(QWidget):
             turns: list[dict[str, Any]] = c.request("GET", f"/v1/conversations/{_quote(name)}")["turns"]
             return turns
         self.tasks.run(load, lambda turns: self._show_turns(name, turns), self.on_error)
+
+    def open_conversation(self, name: str) -> None:
+        """Resume conversation ``name`` and show its turns (from a memory's provenance)."""
+        item = QListWidgetItem(name)
+        item.setData(256, name)
+        self._resume(item)
 
     def _show_turns(self, name: str, turns: list[dict[str, Any]]) -> None:
         self.conversation, self.transcript = name, Transcript()

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -26,11 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from cairn.app.client import Client
+from cairn.app.gui.memory_filters import SOURCES, STATES, Filters
 from cairn.app.gui.tasks import Tasks, named
-from cairn.core import iso
+from cairn.core import CairnError, iso, parse_when
 
 OnError = Callable[[BaseException], None]
-STATES = ("live", "archived", "forgotten", "all")
 
 
 class Dialogs:
@@ -54,12 +56,14 @@ class Dialogs:
 
 
 class MemoryBrowser(QWidget):
+    open_conversation = Signal(str)  # "jump to the source turn": the conversation a memory came from
     def __init__(self, tasks: Tasks, parent: QWidget | None = None, on_error: OnError | None = None,
                  dialogs: Dialogs | None = None) -> None:
         super().__init__(parent)
         self.tasks, self.on_error, self.dialogs = tasks, on_error or tasks.report, dialogs or Dialogs()
         self.current: dict[str, Any] | None = None
         self.shown: list[dict[str, Any]] = []
+        self._asked = 0
         self._build()
 
     def _build(self) -> None:
@@ -69,13 +73,24 @@ class MemoryBrowser(QWidget):
         self.state.addItems(STATES)
         self.state.currentIndexChanged.connect(lambda _i: self.refresh())
         self.kind = named(QLineEdit(), "Kind filter", "kind")
-        self.kind.returnPressed.connect(self.refresh)
+        self.source = named(QComboBox(), "Source filter")
+        self.source.addItems(SOURCES)
+        self.client = named(QLineEdit(), "Written by filter", "written by (you, or a program)")
+        self.since = named(QLineEdit(), "From date", "from (YYYY-MM-DD)")
+        self.until = named(QLineEdit(), "To date", "to (YYYY-MM-DD)")
+        self.pinned = named(QCheckBox("pinned"), "Only pinned memories")
+        for edit in (self.kind, self.client, self.since, self.until):
+            edit.returnPressed.connect(self.refresh)
+        self.source.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.pinned.toggled.connect(lambda _on: self.refresh())
         top = QHBoxLayout()
-        for w in (self.query, self.state, self.kind):
+        for w in (self.query, self.state, self.kind, self.source, self.client, self.since, self.until, self.pinned):
             top.addWidget(w)
         self.results = named(QListWidget(), "Memories found")
         self.results.currentItemChanged.connect(lambda item, _old: self._select(item))
         self.detail = named(QTextBrowser(), "Memory details")
+        self.detail.setOpenLinks(False)
+        self.detail.anchorClicked.connect(self._link)
         split = QSplitter()
         split.addWidget(self.results)
         split.addWidget(self.detail)
@@ -95,17 +110,36 @@ class MemoryBrowser(QWidget):
 
     # ---- finding ------------------------------------------------------------------------------
 
+    def filters(self) -> Filters:
+        """The filters as set; a date that is not one raises InvalidInput (shown as an error)."""
+        def when(edit: QLineEdit) -> float | None:
+            return parse_when(edit.text()) if edit.text().strip() else None
+        source = SOURCES[self.source.currentIndex()]
+        return Filters(STATES[self.state.currentIndex()], self.kind.text().strip(),
+                       "" if source == SOURCES[0] else source, self.client.text().strip(), when(self.since),
+                       when(self.until), self.pinned.isChecked())
+
     def refresh(self) -> None:
-        query, state, kind = self.query.text().strip(), STATES[self.state.currentIndex()], self.kind.text().strip()
+        query = self.query.text().strip()
+        try:
+            f = self.filters()
+        except CairnError as exc:
+            self.on_error(exc)
+            return
 
         def find(c: Client) -> list[dict[str, Any]]:
             if query:
-                body = {"query": query, "k": 50, "touch": False, "filters": {"kinds": [kind] if kind else []}}
-                return [h["memory"] for h in c.request("POST", "/v1/memories/search", body)["data"]]
-            params = {"state": state, "limit": 200, "kind": kind or None}
-            found: list[dict[str, Any]] = c.request("GET", "/v1/memories", params=params)["data"]
-            return found
-        self.tasks.run(find, self._show, self.on_error)
+                found = [h["memory"] for h in c.request("POST", "/v1/memories/search", f.search_body(query))["data"]]
+            else:
+                found = c.request("GET", "/v1/memories", params=f.list_params())["data"]
+            return [m for m in found if f.matches(m)]
+        self._asked += 1
+        asked = self._asked  # a slower, older search must not overwrite a newer one
+        self.tasks.run(find, lambda found: self._show(found) if asked == self._asked else None, self.on_error)
+
+    def _link(self, url: QUrl) -> None:
+        if url.scheme() == "conversation":
+            self.open_conversation.emit(url.path())
 
     def _show(self, found: list[dict[str, Any]]) -> None:
         self.shown = found
@@ -189,6 +223,12 @@ class MemoryBrowser(QWidget):
                            None, self.on_error)
 
 
+def _jump(src: dict[str, Any]) -> str:
+    if src["type"] != "conversation" or not src.get("ref"):
+        return ""
+    return f' · <a href="conversation:{html.escape(src["ref"])}">open the conversation</a>'
+
+
 def detail_html(why: dict[str, Any]) -> str:
     """A memory's detail pane: text, provenance, importance and its parts, strength, history."""
     m, src = why["memory"], why["memory"]["source"]
@@ -201,7 +241,7 @@ def detail_html(why: dict[str, Any]) -> str:
     return (f"<h3>#{m['id']} {html.escape(m['text'])}</h3>"
             f"<p>{state}{', pinned' if m['pinned'] else ''} · kind {html.escape(m['kind'])} · "
             f"written by {html.escape(m.get('client') or 'you')}</p>"
-            f"<p><b>From</b> {html.escape(where)}</p>"
+            f"<p><b>From</b> {html.escape(where)}{_jump(src)}</p>"
             f"<p><b>Importance</b> {why['importance']['score']:.2f} · <b>strength</b> {why['strength_days']:.0f} days · "
             f"<b>retention now</b> {why['retention_now']:.2f} · recalled {why['recalls']} times</p>"
             f"<table>{parts}</table><p><b>History</b></p><ul>{history}</ul>")

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(view, title)
         self.setCentralWidget(self.tabs)
         self.chat.open_memory.connect(self.open_memory)
+        self.memories.open_conversation.connect(self.open_conversation)
         self.forgetting.open_memory.connect(self.open_memory)
         self.tabs.currentChanged.connect(lambda _i: self.refresh_current())
         self._shortcuts()
@@ -97,6 +98,10 @@ class MainWindow(QMainWindow):
     def open_memory(self, memory_id: int) -> None:
         self.tabs.setCurrentWidget(self.memories)
         self.memories.open(memory_id)
+
+    def open_conversation(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self.chat)
+        self.chat.open_conversation(name)
 
     def error(self, error: BaseException) -> None:
         text = error_text(error)

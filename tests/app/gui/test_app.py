@@ -126,3 +126,31 @@ def test_rename_a_conversation(qtbot: Any, daemon: Client, daemon_paths: Paths) 
     qtbot.waitUntil(lambda: [c["name"] for c in daemon.request("GET", "/v1/conversations")["data"]] == ["animals"],
                     timeout=WAIT)
     qtbot.waitUntil(lambda: "animals" in w.chat.conversations.item(0).text(), timeout=WAIT)
+
+
+def test_filters_and_the_jump_to_the_source_conversation(qtbot: Any, window: MainWindow, daemon: Client,
+                                                         daemon_paths: Paths) -> None:
+    daemon.request("POST", "/v1/memories", {"text": "Dentist with Dr. Reyes on March 21", "kind": "event"})
+    daemon.request("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "My cat is called Miso."}],
+                                                    "cairn": {"conversation": "pets"}})
+    with Client.for_paths(daemon_paths, client_name="editor-x") as c:
+        c.request("POST", "/v1/memories", {"text": "Standup is at 9:30 every weekday"})
+    b = window.memories
+    window.show_view("memories")
+    qtbot.waitUntil(lambda: len(b.shown) == 3, timeout=WAIT)
+    b.client.setText("editor-x")
+    b.refresh()
+    qtbot.waitUntil(lambda: [m["text"] for m in b.shown] == ["Standup is at 9:30 every weekday"], timeout=WAIT)
+    b.client.setText("")
+    b.source.setCurrentIndex(2)  # conversation
+    qtbot.waitUntil(lambda: [m["source"]["ref"] for m in b.shown] == ["pets"], timeout=WAIT)
+    b.since.setText("not a date")
+    b.refresh()
+    assert window.errors and "not a date" in window.errors[-1]
+    b.since.setText("")
+    b.open(b.shown[0]["id"])
+    qtbot.waitUntil(lambda: "open the conversation" in b.detail.toPlainText(), timeout=WAIT)
+    b.detail.anchorClicked.emit(QUrl("conversation:pets"))
+    qtbot.waitUntil(lambda: window.chat.conversation == "pets" and "Miso" in window.chat.transcript.markdown(),
+                    timeout=WAIT)
+    assert window.tabs.currentWidget() is window.chat
