@@ -83,9 +83,12 @@ class MemoryBrowser(QWidget):
             edit.returnPressed.connect(self.refresh)
         self.source.currentIndexChanged.connect(lambda _i: self.refresh())
         self.pinned.toggled.connect(lambda _on: self.refresh())
-        top = QHBoxLayout()
-        for w in (self.query, self.state, self.kind, self.source, self.client, self.since, self.until, self.pinned):
-            top.addWidget(w)
+        top = QVBoxLayout()
+        top.addWidget(self.query)
+        row = QHBoxLayout()
+        for w in (self.state, self.kind, self.source, self.client, self.since, self.until, self.pinned):
+            row.addWidget(w)
+        top.addLayout(row)
         self.results = named(QListWidget(), "Memories found")
         self.results.currentItemChanged.connect(lambda item, _old: self._select(item))
         self.detail = named(QTextBrowser(), "Memory details")
