@@ -182,9 +182,13 @@ class ChatView(QWidget):
         self._resume(item)
 
     def _show_turns(self, name: str, turns: list[dict[str, Any]]) -> None:
+        """A resumed conversation: what you said (the log keeps your turns; Cairn's replies are
+        not stored, and the conversation goes on from its saved cache)."""
         self.conversation, self.transcript = name, Transcript()
         for t in turns:
             self.transcript.user(t["text"])
+        if turns:
+            self.transcript.parts.append("> *Cairn's earlier replies are not in the log; the conversation continues from here.*")
         self.view.setMarkdown(self.transcript.markdown())
 
     def rename(self) -> None:

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from cairn.app.gui.forgetting_data import days_text
 
 DEFAULT_THRESHOLD = 0.05  # retention.archive_below, when the reply does not reveal it
-PAST_SAMPLES = 60
+PAST_SAMPLES = 240
+DAY = 86_400.0
 # Bin edges for strengths, in days: roughly doubling, each a duration people read at a glance.
 LADDER = ((1 / 24, "1h"), (0.25, "6h"), (1.0, "1d"), (3.0, "3d"), (7.0, "1w"), (14.0, "2w"), (30.0, "1mo"),
           (91.0, "3mo"), (182.0, "6mo"), (365.0, "1y"), (730.0, "2y"), (1825.0, "5y"), (3650.0, "10y"),
@@ -41,6 +42,7 @@ class CurveModel:
     recalled: bool  # False: recall_x is when it was created
     archive_x: float | None  # where the curve falls below the threshold (None: pinned or off the chart)
     pinned: bool
+    recalls_x: list[float] = field(default_factory=list)  # every logged recall in view, days from now
 
 
 def threshold_of(why: dict[str, Any]) -> float:
@@ -52,19 +54,43 @@ def threshold_of(why: dict[str, Any]) -> float:
 
 
 def curve_model(why: dict[str, Any]) -> CurveModel:
-    """What the curve widget draws for a ``GET /v1/memories/{id}/why`` reply."""
+    """What the curve widget draws for a ``GET /v1/memories/{id}/why`` reply. The past is drawn
+    piece by piece from the recall log: each recall restarts the curve at 1 with the strength it
+    left; without a log, only the stretch since the last recall is known."""
     memory, strength = why["memory"], max(float(why["strength_days"]), 1e-9)
     pinned, since = bool(memory["pinned"]), float(why["days_since_recall"])
     points = [(float(d), float(r)) for d, r in why["curve"]]
     horizon = points[-1][0] if points else 90.0
-    shown = min(since, horizon)  # the past is shown at most as far back as the future goes ahead
-    past = [(-shown + shown * i / PAST_SAMPLES,
-             1.0 if pinned else math.exp(-(since - shown + shown * i / PAST_SAMPLES) / strength))
-            for i in range(PAST_SAMPLES + 1)]
+    pieces = _pieces(why, since, strength)  # (start, days from now <= 0; strength from then on)
+    shown = min(-pieces[0][0], horizon)  # the past is shown at most as far back as the future goes ahead
+    past = [(x, 1.0 if pinned else _retention_at(pieces, x)) for x in
+            (-shown + shown * i / PAST_SAMPLES for i in range(PAST_SAMPLES + 1))]
     until = why.get("days_until_archive")
     archive_x = float(until) if until is not None and float(until) <= horizon else None
-    return CurveModel(int(memory["id"]), points, past, threshold_of(why), -shown,
-                      bool(memory.get("last_recalled_at")), archive_x, pinned)
+    recalls = [start for start, _ in pieces[1:] if start >= -shown]
+    return CurveModel(int(memory["id"]), points, past, threshold_of(why), max(-since, -shown),
+                      bool(memory.get("last_recalled_at")), archive_x, pinned, recalls)
+
+
+def _pieces(why: dict[str, Any], since: float, strength: float) -> list[tuple[float, float]]:
+    """The curve's past as (start, strength) pieces, in days from now: creation, then each logged
+    recall (with the strength it left). The last piece starts at the last recall (or creation)."""
+    memory, log = why["memory"], why.get("recall_log") or []
+    if not log or memory.get("created_at") is None:
+        return [(-since, strength)]
+    now = float(memory.get("last_recalled_at") or memory["created_at"]) + since * DAY
+    first = float(log[0]["strength_before"])
+    out = [((float(memory["created_at"]) - now) / DAY, first)]
+    out += [((float(r["at"]) - now) / DAY, float(r["strength_after"])) for r in log]
+    return out
+
+
+def _retention_at(pieces: list[tuple[float, float]], x: float) -> float:
+    start, s = pieces[0]
+    for piece in pieces:
+        if piece[0] <= x:
+            start, s = piece
+    return math.exp(-max(x - start, 0.0) / max(s, 1e-9))
 
 
 @dataclass(frozen=True)
@@ -267,6 +293,8 @@ def draw_marks(p: QPainter, f: Frame, pal: QPalette, m: CurveModel) -> None:
     at_edge = f.x(0) - p.fontMetrics().horizontalAdvance("now") < f.plot.left()  # left-aligned, clear of the ticks
     text_at(p, f.x(0), f.plot.top() - 2, "now",
             (Qt.AlignmentFlag.AlignLeft if at_edge else Qt.AlignmentFlag.AlignHCenter) | Qt.AlignmentFlag.AlignBottom)
+    for x in m.recalls_x:  # every logged recall in view restarted the curve at 1
+        dot(p, f.at(x, 1.0), pal)
     dot(p, f.at(m.recall_x, 1.0), pal)
     if m.recall_x < 0:  # "now" already labels a recall made moments ago
         label = "last recall" if m.recalled else "created"

@@ -373,7 +373,8 @@ class MemoryBank:
         with self.db.guard():
             memory = self._get(self.db.conn, memory_id)
             history = store.history(self.db.conn, memory.uid)
-        return self.retention.explain(memory, history, now, days)
+            recalls = store_retention.recalls(self.db.conn, memory.id)
+        return {**self.retention.explain(memory, history, now, days), "recall_log": recalls}
 
     def stats(self) -> dict[str, Any]:
         with self.db.guard():

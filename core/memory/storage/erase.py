@@ -22,6 +22,7 @@ def erase_all(conn: Any, memories: list[Memory], reason: str | None, now: float)
         store.fts_delete(conn, memory.id)
         store.df_add(conn, memory.text, -1)
         store_retention.delete_turns_of(conn, memory.id)
+        store_retention.delete_recalls_of(conn, memory.id)
         store.scrub_history_text(conn, memory.uid)
         store.add_history(conn, memory.uid, "purge", now, None, None, reason)
     for neighbour in store.source_neighbours(conn, [(m.source.ref, m.id) for m in memories]):

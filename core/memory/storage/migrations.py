@@ -134,9 +134,18 @@ def clients(db: sqlite_utils.Database) -> None:
     db.table("client_reads").create_index(["client", "id"], index_name="client_reads_client")
 
 
+def recall_log(db: sqlite_utils.Database) -> None:
+    """Every recall of a memory, with its strength before and after: the forgetting curve's past."""
+    db.create_table("recall_log", {"id": int, "memory_id": int, "at": float, "strength_before": float,
+                                   "strength_after": float}, pk="id",
+                    not_null={"memory_id", "at", "strength_before", "strength_after"}, strict=True)
+    db.table("recall_log").create_index(["memory_id", "id"], index_name="recall_log_memory")
+
+
 # (name, SQL script or sqlite-utils function). Append only.
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", INITIAL),
     ("0002_retention", RETENTION),
     ("0003_clients", clients),
+    ("0004_recall_log", recall_log),
 ]

@@ -115,6 +115,17 @@ def has_turn(conn: Any, conversation: str, turn: str | None, speaker: str | None
     return row is not None
 
 
+def recalls(conn: Any, memory_id: int, limit: int = 20) -> list[dict[str, float]]:
+    """A memory's latest recalls, oldest first: when, and its strength before and after."""
+    rows = conn.execute("SELECT at, strength_before, strength_after FROM recall_log WHERE memory_id = ? "
+                        "ORDER BY id DESC LIMIT ?", (memory_id, limit)).fetchall()
+    return [{"at": r[0], "strength_before": r[1], "strength_after": r[2]} for r in reversed(rows)]
+
+
+def delete_recalls_of(conn: Any, memory_id: int) -> None:
+    conn.execute("DELETE FROM recall_log WHERE memory_id = ?", (memory_id,))
+
+
 def delete_turns_of(conn: Any, memory_id: int) -> None:
     """Erase the logged turns a memory came from (purge must leave no copy of its text)."""
     conn.execute("DELETE FROM conversation_log WHERE memory_id = ?", (memory_id,))
@@ -183,7 +194,10 @@ def _uids(conn: Any, ids: list[int]) -> Iterable[tuple[int, str]]:
 
 
 def reinforce_many(conn: Any, updates: Sequence[tuple[int, float]], now: float) -> None:
-    """Record a recall: new strength, recall count + 1, the forgetting clock restarted."""
+    """Record a recall: new strength, recall count + 1, the forgetting clock restarted, and a line
+    in the recall log (strength before and after)."""
+    conn.executemany("INSERT INTO recall_log (memory_id, at, strength_before, strength_after) "
+                     "SELECT id, ?, strength, ? FROM memories WHERE id = ?", [(now, s, i) for i, s in updates])
     conn.executemany("UPDATE memories SET strength = ?, recall_count = recall_count + 1, last_recalled_at = ? "
                      "WHERE id = ?", [(s, now, i) for i, s in updates])
 

@@ -44,6 +44,7 @@ DESCRIPTIONS = {
     "memory_vec": "sqlite-vec index over the live memories' vectors (its dimension is the embedder's)",
     "clients": "programs that used the bank (MCP clients), each with its scope: read, read-write or off",
     "client_reads": "every read a client made: when, what (search, get, list...), which memory ids",
+    "recall_log": "every recall of a memory: when, its strength before and after (the curve's past)",
 }
 
 

@@ -202,3 +202,20 @@ def test_none_outlives_pysides_void_calls(qtbot: Any) -> None:
     for _ in range(20):
         chart.grab()
     assert sys.getrefcount(None) > 0 and (before - sys.getrefcount(None) < 100_000)
+
+
+def test_the_curve_past_is_drawn_from_the_recall_log() -> None:
+    day = 86_400.0
+    created, first, second = 0.0, 10 * day, 30 * day
+    why = {"memory": {"id": 1, "pinned": False, "created_at": created, "last_recalled_at": second},
+           "strength_days": 40.0, "days_since_recall": 5.0, "days_until_archive": 100.0, "retention_now": 0.9,
+           "curve": [[d, math.exp(-(5.0 + d) / 40.0)] for d in range(0, 91)],
+           "recall_log": [{"at": first, "strength_before": 10.0, "strength_after": 20.0},
+                          {"at": second, "strength_before": 20.0, "strength_after": 40.0}]}
+    m = curve_model(why)
+    assert m.recalls_x == pytest.approx([-25.0, -5.0])  # both recalls, in days from now
+    just_before = max(p for p in m.past if p[0] < -25.0)
+    assert just_before[1] == pytest.approx(math.exp(-(just_before[0] + 35.0) / 10.0), rel=1e-6)  # before: S = 10 d
+    after = min((p for p in m.past if -25.0 <= p[0] < -5.0), key=lambda p: p[0])
+    assert after[1] == pytest.approx(math.exp(-(after[0] + 25.0) / 20.0), rel=1e-6)  # after the first: S = 20 d
+    assert m.past[-1][1] == pytest.approx(math.exp(-5.0 / 40.0))

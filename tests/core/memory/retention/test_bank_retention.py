@@ -194,3 +194,18 @@ def test_recall_can_weigh_retention(isolated_home: Path, clock: ManualClock) -> 
         hits = bank.recall("piano lesson notes", k=2, touch=False)
         assert [h.memory.id for h in hits] == [fresh.id, faded.id]
         assert hits[1].signals["retention"] < 0.01 < hits[0].signals["retention"]
+
+
+def test_every_recall_is_logged_with_its_strength_and_purge_erases_the_log(bank, clock) -> None:  # type: ignore[no-untyped-def]
+    memory = bank.remember("My sister Ana lives in Lisbon")
+    clock.advance(3 * 86_400)
+    bank.recall("where does Ana live?", k=1)
+    clock.advance(5 * 86_400)
+    bank.recall("where does Ana live?", k=1)
+    log = bank.explain(memory.id)["recall_log"]
+    assert [r["at"] for r in log] == [clock.now() - 5 * 86_400, clock.now()]
+    assert log[0]["strength_before"] == memory.strength and log[0]["strength_after"] == log[1]["strength_before"]
+    assert log[1]["strength_after"] == bank.get(memory.id).strength > memory.strength
+    bank.purge(memory.id)
+    with bank.db.guard():
+        assert bank.db.conn.execute("SELECT count(*) FROM recall_log").fetchone()[0] == 0
