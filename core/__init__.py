@@ -18,7 +18,7 @@ lock_down()
 _NAMES = {
     "assistant": "", "bench": "", "clock": "", "config": "", "diagnostics": "", "download": "", "errors": "",
     "llm": "", "locks": "", "memory": "", "paths": "",
-    "Answer": "assistant", "Assistant": "assistant",
+    "Answer": "answer", "Assistant": "assistant",
     "CairnError": "errors", "InvalidInput": "errors", "ModelLoadError": "errors", "NotFound": "errors",
     "StorageError": "errors", "ServiceError": "errors", "NotPermitted": "errors",
     "ManualClock": "clock", "SystemClock": "clock", "iso": "clock", "parse_when": "clock",
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core import locks as locks
     from cairn.core import memory as memory
     from cairn.core import paths as paths
-    from cairn.core.assistant import Answer as Answer
+    from cairn.core.answer import Answer as Answer
     from cairn.core.assistant import Assistant as Assistant
     from cairn.core.clock import ManualClock as ManualClock
     from cairn.core.clock import SystemClock as SystemClock

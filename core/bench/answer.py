@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from cairn.core import grounding
-from cairn.core.assistant import SYSTEM, Answer, Assistant
+from cairn.core.answer import Answer
+from cairn.core.assistant import SYSTEM, Assistant
 from cairn.core.bench.locomo import CATEGORIES, Conversation, Question, Turn, ingest, load
 from cairn.core.bench.metrics import Tally
 from cairn.core.bench.scoring import score
