@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -109,6 +110,11 @@ def _result(reply: httpx.Response) -> Any:
     except (ValueError, KeyError, TypeError):
         code, message, hint = "unknown", f"The daemon answered HTTP {reply.status_code} without an error body.", None
     raise ServiceError(message, hint=hint, code=code, status=reply.status_code)
+
+
+def quote_path(name: str) -> str:
+    """A name (a conversation, a client) as one URL path segment."""
+    return quote(name, safe="")
 
 
 def running(paths: Paths) -> bool:

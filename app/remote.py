@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from cairn.app.client import Client
+from cairn.app.client import Client, quote_path
 from cairn.core import InvalidInput
 from cairn.core.memory import (
     ConversationSummary,
@@ -85,7 +85,7 @@ class RemoteBank:
         return result
 
     def rename_conversation(self, old: str, new: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.client.request("PATCH", f"/v1/conversations/{_quote(old)}", {"name": new})
+        result: dict[str, Any] = self.client.request("PATCH", f"/v1/conversations/{quote_path(old)}", {"name": new})
         return result
 
     def sweep(self, now: float | None = None, budget: int | None = None, dry_run: bool = False) -> SweepReport:
@@ -126,7 +126,7 @@ class RemoteBank:
         return [ConversationSummary(**c) for c in data]
 
     def conversation(self, name: str) -> list[LoggedTurn]:
-        turns = self.client.request("GET", f"/v1/conversations/{_quote(name)}")["turns"]
+        turns = self.client.request("GET", f"/v1/conversations/{quote_path(name)}")["turns"]
         return [LoggedTurn(**t) for t in turns]
 
     def stats(self) -> dict[str, Any]:
@@ -174,8 +174,3 @@ class RemoteBank:
 def _ids(ids: Iterable[MemoryId]) -> list[int]:
     return [int(i) for i in dict.fromkeys(ids)]
 
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")

@@ -11,14 +11,13 @@ import sys
 
 import click
 
-from cairn.app.cli import chat_remote
+from cairn.app.cli import chat_remote, slash
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.app.cli.output import memory_line as list_line
 from cairn.app.client import Client, running
 from cairn.core import Answer, Assistant
 from cairn.core import assistant as assistant_mod
-from cairn.core.memory import MemoryId, is_request
+from cairn.core.memory import is_request
 
 
 def build(first: str = "") -> Assistant:
@@ -86,30 +85,9 @@ def chat() -> None:
             if not text:
                 continue
             if text.startswith("/"):
-                if not _command(assistant, text):
+                if not slash.run(assistant.bank, text, assistant.why, assistant.new_conversation):
                     break
                 continue
             answer = assistant.ask(text, on_text=lambda piece: click.echo(piece, nl=False))
             click.echo()
             show(answer, streamed=True)
-
-
-def _command(assistant: Assistant, text: str) -> bool:
-    name, _, arg = text.partition(" ")
-    bank = assistant.bank
-    if name == "/quit":
-        return False
-    if name == "/remember" and arg:
-        click.echo(f"Remembered {list_line(bank.remember(arg))}")
-    elif name == "/forget" and arg.isdigit():
-        click.echo(f"Forgot {list_line(bank.forget(MemoryId(int(arg))))}")
-    elif name == "/why" and arg.isdigit():
-        click.echo(assistant.why(MemoryId(int(arg))))
-    elif name == "/memories":
-        click.echo("\n".join(list_line(m) for m in bank.list("live", limit=20)) or "No memories.")
-    elif name == "/new":
-        assistant.new_conversation()
-        click.echo("New conversation.")
-    else:
-        click.echo("Commands: /remember TEXT, /forget ID, /why ID, /memories, /new, /quit")
-    return True

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from cairn.app.cli import slash
 from cairn.app.cli.output import emit_json
 from cairn.app.cli.output import memory_line as list_line
 from cairn.app.client import Client
@@ -43,22 +44,22 @@ def ask(client: Client, question: str, as_json: bool) -> None:
 
 def chat(client: Client) -> None:
     """Lines from standard input, each a turn of one conversation the daemon keeps."""
-    conversation = f"cli-{uuid.uuid4().hex[:12]}"
+    conversation = [f"cli-{uuid.uuid4().hex[:12]}"]
     bank = RemoteBank(client)
+
+    def new() -> None:
+        conversation[0] = f"cli-{uuid.uuid4().hex[:12]}"
     for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
         if text.startswith("/"):
-            if text.startswith("/new"):
-                conversation = f"cli-{uuid.uuid4().hex[:12]}"
-                click.echo("New conversation.")
-            elif not _command(bank, text):
+            if not slash.run(bank, text, lambda i: _why(bank, i), new):
                 break
             continue
         ext: dict[str, Any] = {}
         body = {"model": "cairn", "stream": True, "messages": [{"role": "user", "content": text}],
-                "cairn": {"conversation": conversation}}
+                "cairn": {"conversation": conversation[0]}}
         for event in client.stream("/v1/chat/completions", body):
             if "error" in event:
                 click.echo(f"\nError: {event['error']['message']}", err=True)
@@ -71,20 +72,7 @@ def chat(client: Client) -> None:
             show("", ext, streamed=True)
 
 
-def _command(bank: RemoteBank, text: str) -> bool:
-    name, _, arg = text.partition(" ")
-    if name == "/quit":
-        return False
-    if name == "/remember" and arg:
-        click.echo(f"Remembered {list_line(bank.remember(arg))}")
-    elif name == "/forget" and arg.isdigit():
-        click.echo(f"Forgot {list_line(bank.forget_many([MemoryId(int(arg))])[0])}")
-    elif name == "/why" and arg.isdigit():
-        memory = bank.get(MemoryId(int(arg)))
-        changes = ", ".join(h.action for h in bank.history(memory.id))
-        click.echo(f"{list_line(memory)}\n  from {memory.source.describe()}; history: {changes}")
-    elif name == "/memories":
-        click.echo("\n".join(list_line(m) for m in bank.list("live", limit=20)) or "No memories.")
-    else:
-        click.echo("Commands: /remember TEXT, /forget ID, /why ID, /memories, /new, /quit")
-    return True
+def _why(bank: RemoteBank, memory_id: MemoryId) -> str:
+    memory = bank.get(memory_id)
+    changes = ", ".join(h.action for h in bank.history(memory.id))
+    return f"{list_line(memory)}\n  from {memory.source.describe()}; history: {changes}"

@@ -107,7 +107,7 @@ def report(message: str, hint: str | None, exit_code: int, as_json: bool, kind: 
     if as_json:
         error = {"code": kind or ERROR_CODES.get(exit_code, "error"), "message": message, "hint": hint,
                  "exit_code": exit_code}
-        click.echo(json.dumps({"error": error}, ensure_ascii=False), err=True)
+        click.echo(json.dumps({"error": error}), err=True)  # ASCII: one line for any line splitter (U+0085, U+2028)
     else:
         click.echo(f"Error: {message}", err=True)
         if hint:

@@ -6,7 +6,7 @@ import click
 
 from cairn.app.cli.context import get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.app.client import Client, running
+from cairn.app.client import Client, quote_path, running
 from cairn.core import iso
 
 SCOPES = ("read", "read-write", "off")
@@ -53,7 +53,7 @@ def scope(name: str, scope: str) -> None:
     app = get_app()
     if running(app.paths):
         with Client.for_paths(app.paths) as client:
-            info = client.request("PUT", f"/v1/clients/{_quote(name)}", {"scope": scope})
+            info = client.request("PUT", f"/v1/clients/{quote_path(name)}", {"scope": scope})
     else:
         info = app.local_bank().clients.set_scope(name, scope).to_dict()
     if app.as_json:
@@ -66,8 +66,3 @@ def _meaning(scope: str) -> str:
     return {"read": "search and read your memories", "read-write": "read, remember and forget",
             "off": "nothing"}[scope]
 
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")

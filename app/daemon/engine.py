@@ -51,6 +51,12 @@ class Worker(Generic[T]):
     def started(self) -> bool:
         return self._obj is not None
 
+    @property
+    def current(self) -> T | None:
+        """The owned object, if made (a read of one reference: safe from any thread; use it only
+        for looking, never for calls, which belong on the worker)."""
+        return self._obj
+
     def close(self, closer: Callable[[T], None]) -> None:
         """Run ``closer`` on the owning thread (if the object was ever made), then stop the thread."""
         def finish() -> None:
@@ -94,7 +100,7 @@ class Engine:
 
     @property
     def model_loaded(self) -> bool:
-        obj = self.model._obj  # a read of one reference: safe across threads
+        obj = self.model.current
         return obj is not None and obj.model_loaded
 
     async def unload_if_idle(self) -> bool:
@@ -164,3 +170,9 @@ def status_facts(engine: Engine, memories: dict[str, Any], version: str, api_ver
     return {"version": version, "api_version": api_version, "model_loaded": engine.model_loaded,
             "memories": memories, "uptime_s": round(time.time() - engine.started_at, 1),
             "keep_alive_s": engine.keep_alive_s, "database": str(engine.paths.database)}
+
+
+def engine_of(request: Any) -> Engine:
+    """The engine a route serves (a Starlette request's app state)."""
+    engine: Engine = request.app.state.engine
+    return engine

@@ -27,7 +27,7 @@ from fastapi import Path as PathParam
 from pydantic import Field
 
 from cairn.app.daemon import errors, settings_file
-from cairn.app.daemon.engine import Engine
+from cairn.app.daemon.engine import Engine, engine_of
 from cairn.app.daemon.settings_file import dump_toml as dump_toml  # re-exported: its tests import it here
 from cairn.app.protocol import Strict
 from cairn.core import Assistant, InvalidInput, ModelLoadError, NotFound, StorageError, assistant
@@ -70,9 +70,6 @@ class Job:
                 "total_bytes": self.total_bytes, "error": self.error, "cancelling": self.cancel.is_set()}
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def _jobs(request: Request) -> dict[str, Job]:
@@ -131,7 +128,7 @@ def rows(engine: Engine) -> list[dict[str, Any]]:
 
 @router.get("/v1/models/catalog", summary="Catalog, bundled and installed models (size, licence, installed, active)")
 async def catalog_route(request: Request) -> dict[str, Any]:
-    engine = _engine(request)
+    engine = engine_of(request)
     return {"data": await asyncio.to_thread(rows, engine), "setting": engine.settings.llm.model}
 
 
@@ -139,7 +136,7 @@ async def catalog_route(request: Request) -> dict[str, Any]:
 
 @router.post("/v1/models/pull", status_code=202, summary="Start downloading a catalog model ({\"job\"})")
 async def pull(request: Request, body: ModelRef) -> dict[str, str]:
-    engine, jobs = _engine(request), _jobs(request)
+    engine, jobs = engine_of(request), _jobs(request)
     spec = known().get(body.id)
     if spec is None:
         raise NotFound(f"No model called {body.id[:80]!r} in the catalog.", hint="GET /v1/models/catalog lists them.")
@@ -219,7 +216,7 @@ def _import(engine: Engine, body: ImportIn) -> str:
 
 @router.post("/v1/models/import", status_code=201, summary="Install a local GGUF file (checked first)")
 async def import_model(request: Request, body: ImportIn) -> dict[str, Any]:
-    engine = _engine(request)
+    engine = engine_of(request)
     name = await asyncio.to_thread(_import, engine, body)
     return next(r for r in await asyncio.to_thread(rows, engine) if r["id"] == name)
 
@@ -228,7 +225,7 @@ async def import_model(request: Request, body: ImportIn) -> dict[str, Any]:
 
 @router.put("/v1/models/active", summary="Make an installed model the chat model (saved in the settings file)")
 async def set_active(request: Request, body: ModelRef) -> dict[str, Any]:
-    engine = _engine(request)
+    engine = engine_of(request)
     await engine.ask(lambda a: _activate(engine, a, body.id))  # the model worker: one switch at a time
     return next(r for r in await asyncio.to_thread(rows, engine) if r["id"] == body.id)
 

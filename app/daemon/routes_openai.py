@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from cairn.app.daemon.engine import Engine
+from cairn.app.daemon.engine import Engine, engine_of
 from cairn.app.daemon.errors import body_of
 from cairn.app.protocol import CLIENT_HEADER, ChatRequest, EmbeddingsRequest, message_text
 from cairn.core import Answer, Assistant, InvalidInput
@@ -30,14 +30,11 @@ router = APIRouter(tags=["openai"])
 MAX_EMBED_INPUTS = 2048
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 @router.get("/v1/models", summary="The chat model this daemon serves")
 async def models(request: Request) -> dict[str, Any]:
-    name = await _engine(request).ask(lambda a: a.model_name or "cairn-memory-only")
+    name = await engine_of(request).ask(lambda a: a.model_name or "cairn-memory-only")
     return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "cairn"}]}
 
 
@@ -46,7 +43,7 @@ async def embeddings(request: Request, body: EmbeddingsRequest) -> dict[str, Any
     texts = [body.input] if isinstance(body.input, str) else body.input
     if len(texts) > MAX_EMBED_INPUTS or not all(t.strip() for t in texts):
         raise InvalidInput(f"input must be 1 to {MAX_EMBED_INPUTS:,} non-empty texts.")
-    engine = _engine(request)
+    engine = engine_of(request)
     vectors = await engine.bank.call(lambda b: b.embed_keys(texts))
     return {"object": "list", "model": engine.embedder.id, "usage": {"prompt_tokens": 0, "total_tokens": 0},
             "data": [{"object": "embedding", "index": i, "embedding": [float(x) for x in v]}
@@ -92,7 +89,7 @@ def _finish(answer: Answer) -> str:
 @router.post("/v1/chat/completions", summary="One assistant turn (OpenAI-compatible; stream for SSE)")
 async def completions(request: Request, body: ChatRequest) -> Any:
     text, fresh = _turn(body)
-    engine = _engine(request)
+    engine = engine_of(request)
     client = request.headers.get(CLIENT_HEADER)
     if client is not None:  # a turn with memory reads and writes the client's share of the bank
         await engine.bank.call(lambda b: b.clients.allow(client, write=body.cairn.memory))

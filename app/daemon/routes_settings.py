@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from cairn.app.daemon import settings_file
-from cairn.app.daemon.engine import Engine
+from cairn.app.daemon.engine import Engine, engine_of
 from cairn.app.protocol import CLIENT_HEADER, Strict
 from cairn.core import CairnError, InvalidInput, NotPermitted, Settings, config
 from cairn.core import errors as core_errors
@@ -42,9 +42,6 @@ class SettingsIn(Strict):
                                       description='{"section.key": value}, e.g. {"retention.max_memories": 5000}')
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def _user_only(request: Request) -> None:
@@ -95,7 +92,7 @@ def describe(engine: Engine) -> dict[str, Any]:
 @router.get("/v1/settings", summary="The settings the app can change: running and saved values, ranges (you only)")
 async def get_settings(request: Request) -> dict[str, Any]:
     _user_only(request)
-    return await asyncio.to_thread(describe, _engine(request))
+    return await asyncio.to_thread(describe, engine_of(request))
 
 
 def _parse(changes: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -144,6 +141,6 @@ def save(engine: Engine, changes: dict[str, Any]) -> list[str]:
 @router.put("/v1/settings", summary="Change settings ({\"changes\": {\"section.key\": value}}; you only)")
 async def put_settings(request: Request, body: SettingsIn) -> dict[str, Any]:
     _user_only(request)
-    engine = _engine(request)
+    engine = engine_of(request)
     restart = await asyncio.to_thread(save, engine, dict(body.changes))
     return {**await asyncio.to_thread(describe, engine), "restart_needed": restart}

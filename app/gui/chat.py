@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cairn.app.client import Client
+from cairn.app.client import Client, quote_path
 from cairn.app.gui.tasks import Tasks, named
 from cairn.core import iso
 
@@ -170,8 +170,8 @@ class ChatView(QWidget):
         name = str(item.data(256))
 
         def load(c: Client) -> list[dict[str, Any]]:
-            c.request("POST", f"/v1/conversations/{_quote(name)}/resume")
-            turns: list[dict[str, Any]] = c.request("GET", f"/v1/conversations/{_quote(name)}")["turns"]
+            c.request("POST", f"/v1/conversations/{quote_path(name)}/resume")
+            turns: list[dict[str, Any]] = c.request("GET", f"/v1/conversations/{quote_path(name)}")["turns"]
             return turns
         self.tasks.run(load, lambda turns: self._show_turns(name, turns), self.on_error)
 
@@ -204,14 +204,14 @@ class ChatView(QWidget):
                 if self.conversation == old:
                     self.conversation = name
                 self.refresh()
-            self.tasks.run(lambda c: c.request("PATCH", f"/v1/conversations/{_quote(old)}", {"name": name}),
+            self.tasks.run(lambda c: c.request("PATCH", f"/v1/conversations/{quote_path(old)}", {"name": name}),
                            done, self.on_error)
 
     def _delete(self) -> None:
         item = self.conversations.currentItem()
         if item is not None:
             name = str(item.data(256))
-            self.tasks.run(lambda c: c.request("DELETE", f"/v1/conversations/{_quote(name)}"),
+            self.tasks.run(lambda c: c.request("DELETE", f"/v1/conversations/{quote_path(name)}"),
                            lambda _r: self.refresh(), self.on_error)
 
     # ---- a turn -------------------------------------------------------------------------------
@@ -275,8 +275,3 @@ class ChatView(QWidget):
 def _new_name() -> str:
     return f"app-{uuid.uuid4().hex[:12]}"
 
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
