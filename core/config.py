@@ -91,6 +91,11 @@ class LlmSettings:
     kv_type: str = _opt("f16", choices=("f16", "q8_0", "q4_0"), doc="KV cache precision")
     use_mmap: bool = _opt(True, doc="memory-map the weights (a model larger than free RAM still runs)")
     use_mlock: bool = _opt(False, doc="lock the weights in RAM")
+    load_plan: str = _opt("auto", choices=("auto", "plain"),
+                          doc="auto: plan loading for the RAM there is (stream a model larger than it); plain: "
+                              "llama.cpp's memory map as it comes")
+    ram_limit_mb: int = _opt(0, lo=0, hi=16_777_216,
+                             doc="RAM the model may use, in MiB (0 = what this machine and its cgroup allow)")
     gpu_layers: int = _opt(0, lo=0, hi=1000, doc="layers offloaded to a GPU when llama.cpp was built with one")
     flash_attn: str = _opt("auto", choices=("auto", "on", "off"),
                            doc="flash attention (auto: on for a quantised KV cache or a GPU, off on the CPU with f16)")

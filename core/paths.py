@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def resolve(env: dict[str, str] | None = None) -> Paths:
     if home:
         root = Path(home).expanduser().absolute()
         return Paths(root, root, root / "cache", root / "logs", root / "run")
-    runtime = platformdirs.user_runtime_dir(APP_NAME, appauthor=False) if os.name == "posix" else None
+    # Linux without XDG_RUNTIME_DIR (a root shell, a container): platformdirs would fall back to a
+    # folder in /tmp, with a warning; the data folder's run/ is private instead.
+    has_runtime = os.name == "posix" and (not sys.platform.startswith("linux") or bool(env.get("XDG_RUNTIME_DIR")))
+    runtime = platformdirs.user_runtime_dir(APP_NAME, appauthor=False) if has_runtime else None
     return Paths(
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),

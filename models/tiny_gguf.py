@@ -37,11 +37,12 @@ class Shape:
     n_head_kv: int
     n_ff: int
     n_ctx: int
+    tied: bool = False  # the output projection reuses token_embd (no output.weight), as in Llama 3.2 1B
 
 
 TINY = Shape("tiny", 512, 64, 2, 4, 2, 128, 4096)
 QWEN_05B = Shape("0.5b", 151_936, 896, 24, 14, 2, 4864, 32_768)  # Qwen2.5-0.5B dimensions
-LLAMA_1B = Shape("1b", 128_256, 2048, 16, 32, 8, 8192, 131_072)  # Llama-3.2-1B dimensions
+LLAMA_1B = Shape("1b", 128_256, 2048, 16, 32, 8, 8192, 131_072, tied=True)  # Llama-3.2-1B dimensions
 
 
 def byte_symbols() -> list[str]:
@@ -144,8 +145,9 @@ def write(path: Path, shape: Shape = TINY, dtype: str = "f32", seed: int = 0,
     head_dim = shape.n_embd // shape.n_head
     kv = shape.n_head_kv * head_dim
     ones = np.ones(shape.n_embd, dtype=np.float32)
-    tensors: list[tuple[str, int, int]] = [("token_embd.weight", len(tokens), shape.n_embd),
-                                           ("output.weight", len(tokens), shape.n_embd)]
+    tensors: list[tuple[str, int, int]] = [("token_embd.weight", len(tokens), shape.n_embd)]
+    if not shape.tied:
+        tensors.append(("output.weight", len(tokens), shape.n_embd))
     for i in range(shape.n_layer):
         b = f"blk.{i}."
         tensors += [(b + "attn_q.weight", shape.n_embd, shape.n_embd), (b + "attn_k.weight", kv, shape.n_embd),

@@ -11,7 +11,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
-from cairn.core.bench import answer, facts, gate, llm, locomo, madial, retention, scale, writers
+from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, retention, scale, writers
 from cairn.core.llm import LoadOptions, Runtime, catalog
 from cairn.core.memory import make_embedder
 
@@ -153,6 +153,34 @@ def llm_cmd(model: str, shape: str, threads: int) -> None:
     finally:
         progress.close()
     _show(report, f"LLM runtime ({Path(report['model']).name})")
+
+
+@bench.command("loading")
+@click.option("--cap", type=click.FloatRange(min=0.0, max=1.0), default=0.5, show_default=True,
+              help="RAM cap as a share of the model file's size (0: uncapped runs only; a cap needs a writable cgroup).")
+@click.option("--tokens", type=click.IntRange(min=2), default=16, show_default=True, help="Tokens decoded per capped run.")
+@click.option("--ctx", "n_ctx", type=click.IntRange(min=256), default=2048, show_default=True, help="Context size.")
+@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Capped runs of each arm, interleaved; medians are reported.")
+@click.option("--model", "model", default="synthesized", show_default=True,
+              help="synthesized: a random-weight Llama-3.2-1B-shaped Q4_K_M model; or a name or GGUF path.")
+@click.option("--text", "text_path", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A LoCoMo JSON file whose conversations are the text for the fit option's perplexity "
+                   "(measured on the bundled SmolLM2).")
+@json_option
+def loading_cmd(cap: float, tokens: int, n_ctx: int, reps: int, model: str, text_path: Path | None) -> None:
+    """Decode speed of plain mmap vs Cairn's flash-aware plan under a RAM cap, uncapped parity, and the
+    fit option's speed and perplexity cost."""
+    from cairn.core.llm import fit
+
+    text = fit.locomo_text(text_path, 40_000) if text_path else ""
+    progress = _Progress()
+    try:
+        report = loading.run(get_app().paths.cache_dir / "models", cap=cap, tokens=tokens, n_ctx=n_ctx, reps=reps,
+                             model=_model(model), bundled=catalog.bundled_file(), text=text, progress=progress)
+    finally:
+        progress.close()
+    _show(report, f"Flash-aware loading ({report['model']})")
 
 
 PERSONAS_HELP = ("Persona file (a person's own bank and labelled questions; format in docs/api.md). "

@@ -1,4 +1,4 @@
-"""`cairn models ...`: the local LLMs: list, pull, import, remove, info."""
+"""`cairn models ...`: the local LLMs: list, pull, import, remove, info, and the flash-aware loading plan and fit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import download_bar, emit_json
-from cairn.core.llm import catalog, check_model_file, describe
+from cairn.core.llm import LoadOptions, catalog, check_model_file, describe, fit, loading
 
 
 @click.group()
@@ -78,6 +78,56 @@ def info(name_or_path: str) -> None:
     else:
         for key, value in details.items():
             click.echo(f"{key:>16}: {value}")
+
+
+def _plan(name_or_path: str, ram_mb: int | None, n_ctx: int | None) -> tuple[Path, loading.LoadPlan]:
+    app = get_app()
+    path = catalog.resolve(app.paths.models_dir, name_or_path)
+    options = LoadOptions.from_settings(app.settings.llm)
+    if n_ctx:
+        options = LoadOptions(**{**options.__dict__, "n_ctx": n_ctx})
+    ram = loading.budget(ram_mb, "--ram") if ram_mb else loading.budget(app.settings.llm.ram_limit_mb)
+    return path, loading.plan_file(path, options, ram)
+
+
+ram_option = click.option("--ram", "ram_mb", type=click.IntRange(min=16), default=None, metavar="MIB",
+                          help="Plan for this much RAM (default: what this machine and its cgroup allow now).")
+ctx_option = click.option("--ctx", "n_ctx", type=click.IntRange(min=256), default=None, help="Context size (default: llm.n_ctx).")
+
+
+@models.command()
+@click.argument("name_or_path")
+@ram_option
+@ctx_option
+@json_option
+def plan(name_or_path: str, ram_mb: int | None, n_ctx: int | None) -> None:
+    """How Cairn would load a model here: resident, or streamed with which layers kept in RAM, and
+    the requantization that would make it fit (see `cairn models fit`)."""
+    _, chosen = _plan(name_or_path, ram_mb, n_ctx)
+    if get_app().as_json:
+        emit_json(chosen.to_dict())
+    else:
+        for line in loading.describe(chosen):
+            click.echo(line)
+
+
+@models.command("fit")
+@click.argument("name_or_path")
+@ram_option
+@ctx_option
+@click.option("--name", help="Install the result under this name (default: NAME-fit-KIND).")
+@json_option
+def fit_cmd(name_or_path: str, ram_mb: int | None, n_ctx: int | None, name: str | None) -> None:
+    """Requantize the layers that do not fit in RAM to a smaller type (llama.cpp's quantizer) and install
+    the result as a new model; the original is kept. Choose it with `llm.model`."""
+    path, chosen = _plan(name_or_path, ram_mb, n_ctx)
+    if chosen.fit is None:
+        raise click.UsageError(f"{path.name} already fits in RAM here: nothing to requantize.")
+    models_dir = get_app().paths.models_dir
+    target = models_dir / f"{name or f'{path.stem.lower()}-fit-{chosen.fit.kind}'}.gguf"
+    click.echo(f"Requantizing layers {chosen.fit.layers[0]}-{chosen.fit.layers[-1]} to {chosen.fit.kind} ...", err=True)
+    fit.requantize_layers(path, target, chosen.fit.layers, chosen.fit.kind)
+    _done(target)
 
 
 def _done(path: Path, verb: str = "Installed") -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from cairn.core._exports import lazy
 
 _NAMES = {
-    "catalog": "", "kv": "", "snapshot": "",
+    "catalog": "", "kv": "", "snapshot": "", "loading": "", "fit": "",
     "LoadOptions": "options", "Runtime": "runtime", "Sampling": "sampling",
     "Chat": "chat", "Session": "session",
     "check_model_file": "modelfile", "describe": "modelfile",
@@ -18,7 +18,9 @@ if not TYPE_CHECKING:  # hidden from type checkers, so a name outside __all__ st
 
 if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.llm import catalog as catalog
+    from cairn.core.llm import fit as fit
     from cairn.core.llm import kv as kv
+    from cairn.core.llm import loading as loading
     from cairn.core.llm import snapshot as snapshot
     from cairn.core.llm.chat import Chat as Chat
     from cairn.core.llm.modelfile import check_model_file as check_model_file

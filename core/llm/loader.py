@@ -19,7 +19,7 @@ from typing import Any
 
 from cairn.core.config import MODEL_DEFAULT, LlmSettings
 from cairn.core.errors import CairnError
-from cairn.core.llm import catalog, kv
+from cairn.core.llm import catalog, kv, loading
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import Runtime
@@ -104,7 +104,12 @@ class ModelSlot:
         self._tried = True
         assert self.path is not None
         try:
-            runtime = Runtime(self.path, LoadOptions.from_settings(self.llm))
+            options = LoadOptions.from_settings(self.llm)
+            plan = loading.plan_file(self.path, options, loading.budget(self.llm.ram_limit_mb)) \
+                if self.llm.load_plan == "auto" else None
+            if plan is not None:
+                log.info("loading %s: %s", self.path.name, "; ".join(loading.describe(plan)))
+            runtime = Runtime(self.path, options, plan)
         except CairnError as exc:
             self.reason = f"the model {self.path.name} did not load: {exc.message}"
             log.warning("memory-only mode: %s", self.reason)

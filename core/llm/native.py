@@ -4,9 +4,11 @@ llm``, and re-quantisation."""
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from cairn.core.errors import ModelLoadError
 from cairn.core.llm.modelfile import check_model_file
@@ -54,7 +56,8 @@ def raw_decode_speed(path: Path, options: LoadOptions, prompt: list[int], n: int
         c.llama_model_free(model)
 
 
-QUANTS = {"q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q8_0": 7}  # llama_ftype values
+QUANTS = {"q4_k_m": 15, "q4_k_s": 14, "q5_k_m": 17, "q8_0": 7, "q6_k": 18, "q5_0": 8, "q4_0": 2, "q4_1": 3,
+          "q3_k_m": 12, "q3_k_s": 11, "q2_k": 10}  # llama_ftype values
 
 
 def quantize(src: Path, dst: Path, kind: str = "q4_k_m", threads: int = 0) -> Path:
@@ -66,6 +69,16 @@ def quantize(src: Path, dst: Path, kind: str = "q4_k_m", threads: int = 0) -> Pa
         raise ModelLoadError(f"Unknown quantisation {kind!r}: use one of {', '.join(QUANTS)}.")
     check_model_file(src)
     llama_log()
+    chatty = logging.getLogger("cairn.llm.llama_cpp")  # a line per tensor that falls back to another type
+    level = chatty.level
+    chatty.setLevel(max(level, logging.ERROR))
+    try:
+        return _quantize(llama_cpp, src, dst, kind, threads)
+    finally:
+        chatty.setLevel(level)
+
+
+def _quantize(llama_cpp: Any, src: Path, dst: Path, kind: str, threads: int) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANTS[kind]
     params.allow_requantize = True

@@ -15,15 +15,18 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cairn.core.errors import ContextFullError, ModelLoadError
+from cairn.core.llm.loading import LoadPlan
 from cairn.core.llm.modelfile import check_memory, check_model_file, model_digest
 from cairn.core.llm.options import KV_TYPES, LoadOptions, context_params, model_params
 from cairn.core.llm.sampling import Completion, Sampling
+from cairn.core.llm.streaming import Streamer
 
 log = logging.getLogger("cairn.llm.llama_cpp")
 CONVERSATION, SCRATCH = 0, 1
@@ -65,24 +68,43 @@ def llama_log() -> _LogRouter:
     return _router
 
 
+def _ggml_library() -> Path:
+    """ggml's base library as llama-cpp-python ships it (it names graph nodes: ``ggml_get_name``)."""
+    import llama_cpp
+
+    folder = Path(llama_cpp.__file__).parent / "lib"
+    found = sorted(folder.glob("libggml-base.*")) or sorted(folder.glob("ggml-base.*"))
+    if not found:
+        raise ModelLoadError(f"llama-cpp-python's ggml library is not in {folder}: weights cannot be streamed.",
+                             hint="Set llm.load_plan = plain, or reinstall llama-cpp-python.")
+    return found[0]
+
+
 class Runtime:
     """A loaded model and its context. Positions, tokens and logits are those of llama.cpp."""
 
-    def __init__(self, path: Path, options: LoadOptions = LoadOptions()) -> None:
+    def __init__(self, path: Path, options: LoadOptions = LoadOptions(), plan: LoadPlan | None = None) -> None:
+        """Load ``path``; with a flash-aware ``plan`` (:mod:`cairn.core.llm.loading`) its settings win
+        and, when it streams, a :class:`Streamer` locks the resident set and prefetches the rest."""
         import llama_cpp
 
         self._c = llama_cpp
-        self.path = path
-        self.options = options
+        self.path, self.plan = path, plan
+        self.options = options = plan.options(options) if plan else options
         size = check_model_file(path)
-        check_memory(size, options)
+        if plan is None:
+            check_memory(size, options)
         llama_log()
         llama_cpp.llama_backend_init()
         self._model = self._load_model(path, options)
+        self.streamer: Streamer | None = None
         try:
+            if plan and plan.streaming and sys.platform.startswith("linux"):  # it reads /proc/self/maps
+                self.streamer = Streamer(path, plan, llama_cpp.ggml_backend_sched_eval_callback, _ggml_library())
+                self.streamer.attach()
             self._ctx = self._new_context(options)
         except ModelLoadError:
-            llama_cpp.llama_model_free(self._model)
+            self._free_model()
             raise
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
@@ -104,6 +126,8 @@ class Runtime:
             raise ModelLoadError(f"Unknown KV cache type {options.kv_type!r}: use one of {', '.join(KV_TYPES)}.")
         p = context_params(self._c, options)
         p.n_seq_max, p.kv_unified = 2, True  # conversation + scratch, sharing one cache
+        if self.streamer is not None and self.streamer.callback is not None:
+            p.cb_eval = self.streamer.callback  # reports finished layers to the prefetch thread
         ctx = self._c.llama_init_from_model(self._model, p)
         if not ctx:
             raise ModelLoadError(f"llama.cpp could not create a context of {options.n_ctx} tokens: "
@@ -117,6 +141,11 @@ class Runtime:
         self._closed = True
         self._c.llama_batch_free(self._batch)
         self._c.llama_free(self._ctx)
+        self._free_model()
+
+    def _free_model(self) -> None:
+        if self.streamer is not None:  # its thread reads llama.cpp's mapping: stop it first
+            self.streamer.close()
         self._c.llama_model_free(self._model)
 
     def __enter__(self) -> Runtime:

@@ -30,3 +30,12 @@ def test_ensure_dir_is_private_and_explains_failure(tmp_path: Path) -> None:
         paths.ensure_dir(blocker)
     with pytest.raises(StorageError, match="Cannot create"):
         paths.ensure_dir(blocker / "sub")
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="XDG_RUNTIME_DIR is a Linux convention")
+def test_no_runtime_dir_in_tmp_without_xdg_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    p = paths.resolve({})  # no XDG_RUNTIME_DIR: not platformdirs' /tmp fallback (and its warning)
+    assert p.runtime_dir is None and p.run_dir == p.data_dir / "run"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))
+    assert paths.resolve({"XDG_RUNTIME_DIR": str(tmp_path / "xdg-run")}).runtime_dir == tmp_path / "xdg-run" / "cairn"
