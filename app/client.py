@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from cairn.app.protocol import API_VERSION, CLIENT_HEADER, SOCKET_NAME, answers
+from cairn.app.protocol import API_VERSION, CLIENT_HEADER, SOCKET_NAME, answers_at, tcp_endpoint, unix_transport
 from cairn.core import Paths, ServiceError
 
 START_HINT = "Start it with `cairn daemon start` (or run the command without the daemon: it works in-process)."
@@ -38,7 +38,12 @@ class Client:
 
     @classmethod
     def for_paths(cls, paths: Paths, client_name: str | None = None) -> Client:
-        return cls(paths.run_dir / SOCKET_NAME, client_name=client_name)
+        """The client for this user's daemon: its Unix socket, or (TCP-only, as on Windows) the
+        loopback port and token it wrote into its 0600 files."""
+        if unix_transport():
+            return cls(paths.run_dir / SOCKET_NAME, client_name=client_name)
+        port, token = tcp_endpoint(paths.run_dir) or (0, None)  # port 0: refused, "not running"
+        return cls(None, base_url=f"http://127.0.0.1:{port}", token=token, client_name=client_name)
 
     def close(self) -> None:
         self._http.close()
@@ -119,4 +124,4 @@ def quote_path(name: str) -> str:
 
 def running(paths: Paths) -> bool:
     """Whether a daemon answers on this user's socket (cheap: one connect)."""
-    return answers(paths.run_dir / SOCKET_NAME)
+    return answers_at(paths.run_dir)

@@ -6,6 +6,7 @@ the MCP bridge). A client refuses a daemon whose ``api_version`` differs from :d
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 API_VERSION = 1
 SOCKET_NAME = "cairn.sock"
+TOKEN_NAME = "token"  # the loopback TCP listener's bearer token (0600), beside the socket
+PORT_NAME = "tcp_port"  # the port that listener was given
+TRANSPORT_ENV = "CAIRN_DAEMON_TRANSPORT"  # "tcp": loopback TCP + token only (Windows: no Unix sockets)
 LOCK_NAME = "daemon.lock"
 PID_NAME = "daemon.pid"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body larger than this is refused (413) before it is read whole
@@ -193,6 +197,36 @@ def unencodable(value: Any) -> str | None:
         elif isinstance(item, list):
             stack.extend(item)
     return None
+
+
+def unix_transport() -> bool:
+    """Whether the daemon listens on a Unix socket: everywhere Python has them (not Windows), unless
+    ``CAIRN_DAEMON_TRANSPORT=tcp`` asks for loopback TCP with a token only."""
+    return hasattr(socket, "AF_UNIX") and os.environ.get(TRANSPORT_ENV, "").strip().lower() != "tcp"
+
+
+def tcp_endpoint(run_dir: Path) -> tuple[int, str] | None:
+    """(port, token) the daemon wrote for its loopback listener, or None when it has none."""
+    try:
+        port = int((run_dir / PORT_NAME).read_text(encoding="ascii").strip())
+        token = (run_dir / TOKEN_NAME).read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return None
+    return (port, token) if 0 < port < 65536 and token else None
+
+
+def answers_at(run_dir: Path) -> bool:
+    """Whether the daemon for ``run_dir`` accepts connections, on whichever transport it uses."""
+    if unix_transport():
+        return answers(run_dir / SOCKET_NAME)
+    found = tcp_endpoint(run_dir)
+    if found is None:
+        return False
+    try:
+        socket.create_connection(("127.0.0.1", found[0]), timeout=1.0).close()
+        return True
+    except OSError:
+        return False
 
 
 def answers(path: Path) -> bool:

@@ -34,8 +34,8 @@ def start(keep_alive: float | None, tcp_port: int | None) -> None:
         _say(app.as_json, {"started": False, "running": True, "pid": pid}, f"The daemon is already running (PID {pid}).")
         return
     pid = lifecycle.start(app.paths, keep_alive, tcp_port)
-    _say(app.as_json, {"started": True, "running": True, "pid": pid, "socket": str(files.socket)},
-         f"Started the Cairn daemon (PID {pid}) on {files.socket}.")
+    _say(app.as_json, {"started": True, "running": True, "pid": pid, "socket": files.address},
+         f"Started the Cairn daemon (PID {pid}) on {files.address}.")
 
 
 @daemon.command()
@@ -58,7 +58,7 @@ def status() -> None:
 
     app = get_app()
     files = lifecycle.Files.of(app.paths)
-    facts: dict[str, Any] = {"running": False, "pid": lifecycle.read_pid(files), "socket": str(files.socket), "version": None,
+    facts: dict[str, Any] = {"running": False, "pid": lifecycle.read_pid(files), "socket": files.address, "version": None,
              "log": str(files.log)}
     if running(app.paths):
         try:

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.app.protocol import LOCK_NAME, PID_NAME, SOCKET_NAME, answers
+from cairn.app.protocol import LOCK_NAME, PID_NAME, PORT_NAME, SOCKET_NAME, TOKEN_NAME, answers_at, tcp_endpoint, unix_transport
 from cairn.core import FILE_MODE, FileLock, Paths, Settings, StorageError, ensure_dir
 
 log = logging.getLogger(__name__)
 LOG_NAME = "daemon.log"
-TOKEN_NAME = "token"
-PORT_NAME = "tcp_port"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 
@@ -44,6 +42,14 @@ class Files:
     @classmethod
     def of(cls, paths: Paths) -> Files:
         return cls(paths.run_dir, paths.log_dir)
+
+    @property
+    def address(self) -> str:
+        """Where clients reach the daemon: its socket, or its loopback port (TCP-only)."""
+        if unix_transport():
+            return str(self.socket)
+        found = tcp_endpoint(self.run_dir)
+        return f"127.0.0.1:{found[0]} (token in {self.token})" if found else "loopback TCP (not listening)"
 
     @property
     def socket(self) -> Path:
@@ -116,7 +122,10 @@ def serve(paths: Paths, settings: Settings, keep_alive_s: float = 300.0, tcp_por
         raise StorageError("A Cairn daemon is already running for this user.", hint="`cairn daemon status`")
     sockets: list[socket.socket] = []
     try:
-        sockets.append(bind_unix(files.socket))
+        if unix_transport():
+            sockets.append(bind_unix(files.socket))
+        elif tcp_port is None:
+            tcp_port = 0  # no Unix sockets here: loopback TCP with a token, on a port the system picks
         token, hosts = None, frozenset[str]()
         if tcp_port is not None:
             tcp, token, hosts = _tcp_socket(tcp_port, files)
@@ -126,7 +135,7 @@ def serve(paths: Paths, settings: Settings, keep_alive_s: float = 300.0, tcp_por
         engine = Engine(settings, paths, keep_alive_s)
         app = build_app(engine, token, hosts)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
-        log.info("listening on %s%s", files.socket, f" and 127.0.0.1:{tcp_port}" if tcp_port is not None else "")
+        log.info("listening on %s", " and ".join(str(s.getsockname()) for s in sockets))
         _Server(config, requested).run(sockets=sockets)
     finally:
         for s in sockets:
@@ -218,7 +227,7 @@ def start(paths: Paths, keep_alive_s: float | None = None, tcp_port: int | None 
             err = (proc.stderr.read().decode("utf-8", "replace") if proc.stderr else "").strip()
             raise StorageError(f"The Cairn daemon did not start: {err.splitlines()[-1] if err else 'it exited'}.",
                                hint=f"`cairn daemon logs` shows its log ({files.log}).")
-        if answers(files.socket):
+        if answers_at(files.run_dir):
             if proc.stderr:
                 proc.stderr.close()
             return proc.pid
