@@ -3,8 +3,9 @@
 Each conversation goes into a fresh temporary bank through the real remember path (one memory
 per turn with its dia_id, speaker and session date), every question of categories 1-4 is asked
 through the real recall path, and the retrieved memories' turn ids are scored against the
-question's evidence. Baselines run in the same process on the same data: plain FTS5 BM25 over
-the turn text, and plain dense search over embeddings of the turn text alone.
+question's evidence. Baselines run in the same process on the same data, each the standard
+method on "Speaker: text [+ photo caption]" turns: plain FTS5 BM25, plain dense search with the
+same embedder (cosine, top-k, no prefilter), and their reciprocal-rank fusion.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.retrieve import Retrievers
-from cairn.core.memory.storage import store
-from cairn.core.memory.storage.records import RecallFilters, Source
+from cairn.core.memory.storage.records import Source
+from cairn.core.memory.storage.scratch import ScratchIndex
 
 CATEGORIES = ("1", "2", "3", "4")
 Progress = Callable[[str, int, int], None]
@@ -62,9 +63,30 @@ class Conversation:
     adversarial: list[Question] = field(default_factory=list)  # the same category-5 questions, with evidence
 
 
-def _session_time(text: str) -> float:
-    value = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y")
-    return value.replace(tzinfo=UTC).timestamp()
+# LoCoMo's "1:56 pm on 8 May, 2023"; real chats exported as "29.12.2023, 22:42:04" (REALTALK).
+TIME_FORMATS = ("%I:%M %p on %d %B, %Y", "%d.%m.%Y, %H:%M:%S", "%d.%m.%Y, %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+TURN_TIME_KEYS = ("date_time", "time", "timestamp")  # a turn's own time, where a conversation has one
+
+
+def parse_time(text: str) -> float:
+    """A conversation's date and time as a UTC timestamp; InvalidInput naming the value otherwise."""
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(str(text).strip(), fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    raise InvalidInput(f"Unknown date format {str(text)[:60]!r}: expected LoCoMo's '1:56 pm on 8 May, 2023' "
+                       "or '29.12.2023, 22:42:04'.")
+
+
+def _turn_time(turn: dict[str, Any], session_time: float | None) -> float:
+    """The turn's own time where it has one, else its session's."""
+    own = next((turn[k] for k in TURN_TIME_KEYS if turn.get(k)), None)
+    if own is not None:
+        return parse_time(own)
+    if session_time is None:
+        raise InvalidInput(f"Turn {turn.get(DIA_ID, '?')} has no time, and neither has its session.")
+    return session_time
 
 
 def clean_evidence(raw: list[str], valid: set[str]) -> set[str]:
@@ -96,10 +118,12 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
         sessions = sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k)
                           and isinstance(raw[k], list))
         for number, key in sessions:
-            when = _session_time(raw[f"{key}_date_time"])
+            stamp = raw.get(f"{key}_date_time")
+            when = parse_time(stamp) if stamp else None
             for t in raw[key]:
-                text = t["text"] + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
-                conv.turns.append(Turn(t[DIA_ID], t["speaker"], text, number, when))
+                said = t["text"] if "text" in t else t["clean_text"]
+                text = said + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
+                conv.turns.append(Turn(t[DIA_ID], t["speaker"], text, number, _turn_time(t, when)))
         valid = {t.dia_id for t in conv.turns}
         for q in item.get("qa", []):
             evidence = clean_evidence(q.get("evidence", []), valid)
@@ -110,6 +134,8 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
                 conv.adversarial.append(Question(q["question"], "5", evidence, str(q.get("adversarial_answer", ""))))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')} is malformed ({exc!r}).") from exc
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')}: {exc.message}") from exc
     return conv
 
 
@@ -139,18 +165,44 @@ def evaluate(bank: MemoryBank, conv: Conversation, ks: list[int], tally: Tally, 
         tally.add(q.category, _all_k(_turn_ids(hits), q.evidence, ks))
 
 
-def baselines(bank: MemoryBank, conv: Conversation, ks: list[int], bm25: Tally, dense: Tally) -> None:
-    """Plain BM25 over turn text, and plain dense search over embeddings of the turn text alone."""
-    plain = bank.embedder.embed([t.text for t in conv.turns])
+BASELINES = ("bm25", "dense", "rrf")
+FUSION_DEPTH = 100  # how deep each ranking goes into reciprocal-rank fusion
+RRF_K = 60  # the constant of Cormack et al. (2009)
+
+
+def turn_text(t: Turn) -> str:
+    """What the baselines index: "Speaker: text" (a photo's caption is already in the text)."""
+    return f"{t.speaker}: {t.text}"
+
+
+def rrf(rankings: list[list[int]], depth: int) -> list[int]:
+    """Reciprocal-rank fusion: sum of 1 / (60 + rank) over the rankings, best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores, key=lambda i: -scores[i])[:depth]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return np.asarray(rows / np.where(norms == 0, 1.0, norms))
+
+
+def baselines(embedder: Embedder, conv: Conversation, ks: list[int], tallies: dict[str, Tally]) -> None:
+    """The standard methods on the same "Speaker: text" turns, nothing else: plain FTS5 BM25 (the
+    bank's tokenizer), plain dense search (the same embedder, cosine, top-k over every turn), and
+    their reciprocal-rank fusion."""
+    texts = [turn_text(t) for t in conv.turns]
+    vectors = _unit(embedder.embed(texts))
     ids = [(t.dia_id,) for t in conv.turns]
-    for q in conv.questions:
-        match = store.fts_query(q.text, "text")
-        found = store.fts_search(bank.db.conn, match, max(ks), RecallFilters()) if match else []
-        mems = store.get_many(bank.db.conn, [i for i, _ in found])
-        ranked = [mems[i].source.turns for i, _ in found if i in mems]
-        order = np.argsort(-(plain @ bank.embedder.embed([q.text])[0]))[: max(ks)]
-        bm25.add(q.category, _all_k(ranked, q.evidence, ks))
-        dense.add(q.category, _all_k([ids[i] for i in order], q.evidence, ks))
+    with ScratchIndex(texts) as fts:
+        for q in conv.questions:
+            query = _unit(embedder.embed([q.text]))[0]
+            dense = [int(i) for i in np.argsort(-(vectors @ query))[:FUSION_DEPTH]]
+            bm25 = fts.search(q.text, FUSION_DEPTH)
+            for name, ranking in (("bm25", bm25), ("dense", dense), ("rrf", rrf([bm25, dense], FUSION_DEPTH))):
+                tallies[name].add(q.category, _all_k([ids[i] for i in ranking[:max(ks)]], q.evidence, ks))
 
 
 def _all_k(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> dict[str, float]:
@@ -165,7 +217,7 @@ def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
     """The whole benchmark; returns the JSON-ready report."""
     conversations = load(path)
     settings = settings or Settings()
-    tally, bm25, dense = Tally(), Tally(), Tally()
+    tally, plain = Tally(), {name: Tally() for name in BASELINES}
     ablations = {name: Tally() for name in _component_names()} if ablate else {}
     timings: list[float] = []
     ingest_s = 0.0
@@ -176,19 +228,19 @@ def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
                                  in_memory_index=True) as bank:
                 ingest_s += ingest(bank, clock, conv, progress)
                 evaluate(bank, conv, ks, tally, Retrievers(), timings)
-                baselines(bank, conv, ks, bm25, dense)
+                baselines(embedder, conv, ks, plain)
                 for name, t in ablations.items():
                     evaluate(bank, conv, ks, t, Retrievers(**{name: False}))
         if progress:
             progress("conversations", done, len(conversations))
-    return _report(tally, bm25, dense, ablations, timings, ingest_s, conversations, embedder)
+    return _report(tally, plain, ablations, timings, ingest_s, conversations, embedder)
 
 
 def _component_names() -> list[str]:
     return [f.name for f in fields(Retrievers)]
 
 
-def _report(tally: Tally, bm25: Tally, dense: Tally, ablations: dict[str, Tally], timings: list[float],
+def _report(tally: Tally, plain: dict[str, Tally], ablations: dict[str, Tally], timings: list[float],
             ingest_s: float, conversations: list[Conversation], embedder: Embedder) -> dict[str, Any]:
     turns = sum(len(c.turns) for c in conversations)
     report: dict[str, Any] = {
@@ -199,8 +251,7 @@ def _report(tally: Tally, bm25: Tally, dense: Tally, ablations: dict[str, Tally]
         "latency_ms": latency(timings),
         "ingest": {"turns": turns, "seconds": round(ingest_s, 2),
                    "ms_per_turn": round(1000 * ingest_s / max(1, turns), 2)},
-        "baselines": {"bm25": {"macro": bm25.macro(CATEGORIES), "per_category": bm25.per_category()},
-                      "dense": {"macro": dense.macro(CATEGORIES), "per_category": dense.per_category()}},
+        "baselines": {name: {"macro": t.macro(CATEGORIES), "per_category": t.per_category()} for name, t in plain.items()},
         "embedder": {"id": embedder.id, "dim": embedder.dim},
     }
     if ablations:

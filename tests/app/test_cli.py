@@ -243,7 +243,7 @@ def test_bench_locomo_json_contract(cairn, tmp_path: Path) -> None:  # type: ign
     assert r.code == 0, r.err
     report = json.loads(r.out)
     assert report["questions"] == 4 and {"recall@1", "recall@3"} <= set(report["macro"])
-    assert set(report["baselines"]) == {"bm25", "dense"}
+    assert set(report["baselines"]) == {"bm25", "dense", "rrf"}
     assert report["embedder"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
     r = cairn("bench", "locomo", str(data), "--k", "x")
     assert r.code == 2 and "comma-separated" in r.err

@@ -65,7 +65,7 @@ def test_locomo_contract_and_sanity(tmp_path: Path) -> None:
     assert set(report["macro"]) >= {"recall@1", "recall@5", "recall@10", "hit@10", "all@10"}
     assert set(report["per_category"]) == {"1", "2", "3", "4"}
     assert set(report["latency_ms"]) == {"p50", "p95"}
-    assert set(report["baselines"]) == {"bm25", "dense"} and "recall@10" in report["baselines"]["bm25"]["macro"]
+    assert set(report["baselines"]) == {"bm25", "dense", "rrf"} and "recall@10" in report["baselines"]["bm25"]["macro"]
     assert report["per_category"]["4"]["recall@1"] == 1.0  # the greyhound -> the Pixel turn
     assert report["macro"]["recall@10"] == 1.0  # five turns, k=10: everything is found
     assert "without_vector" in report["ablation"]
@@ -77,6 +77,9 @@ def test_locomo_bad_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="not a LoCoMo-format file"):
         locomo.load(bad)
     bad.write_text('[{"sample_id": "x", "conversation": {"session_1": [{}], "session_1_date_time": "bad"}}]')
+    with pytest.raises(InvalidInput, match="conversation x: Unknown date format 'bad'"):
+        locomo.load(bad)
+    bad.write_text('[{"sample_id": "x", "conversation": {"session_1": [{}], "session_1_date_time": "29.12.2023, 22:42:04"}}]')
     with pytest.raises(InvalidInput, match="conversation x is malformed"):
         locomo.load(bad)
 
