@@ -142,9 +142,11 @@ class LoadPlan:
         return sum(e - s for unit in self.units for s, e in unit)
 
     def options(self, base: LoadOptions) -> LoadOptions:
-        """``base`` with what the plan chose (mmap always: the page cache is what streams)."""
+        """``base`` with what the plan chose. Streaming needs the memory map (the page cache is what
+        streams) and no whole-model lock; a resident model keeps the settings' choice of both."""
         return dataclasses.replace(base, n_ctx=self.n_ctx, kv_type=self.kv_type, n_batch=self.n_batch,
-                                   repack=self.repack, use_mmap=True, use_mlock=base.use_mlock and not self.streaming)
+                                   repack=self.repack, use_mmap=base.use_mmap or self.streaming,
+                                   use_mlock=base.use_mlock and not self.streaming)
 
     def to_dict(self) -> dict[str, Any]:
         mb = _mib

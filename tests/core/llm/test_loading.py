@@ -42,6 +42,7 @@ def test_a_model_that_fits_stays_resident_with_the_requested_settings() -> None:
     p = plan(model(), 4000)
     assert (p.mode, p.n_ctx, p.kv_type, p.n_batch, p.notes) == ("resident", 4096, "f16", 512, ())
     assert p.options(LoadOptions()).use_mmap and not p.resident and p.fit is None
+    assert not p.options(LoadOptions(use_mmap=False)).use_mmap  # a resident model keeps the setting
 
 
 def test_cheaper_settings_come_before_streaming_and_are_said() -> None:
@@ -56,6 +57,8 @@ def test_streaming_locks_a_resident_set_and_streams_the_rest_by_layer() -> None:
     m = model()
     p = plan(m, 500)
     assert p.streaming and p.lock and p.kv_type == "q8_0"
+    assert p.options(LoadOptions(use_mmap=False, use_mlock=True)).use_mmap  # streaming needs the map
+    assert not p.options(LoadOptions(use_mlock=True)).use_mlock
     per_token = sum(t.n_bytes for t in m.per_token())
     assert p.resident_bytes + p.streamed_bytes == pytest.approx(per_token, abs=8 * 4096)
     costs = loading.costs(m, p.n_ctx, p.kv_type, p.n_batch)
