@@ -23,7 +23,7 @@ _NAMES = {
     "StorageError": "errors", "ServiceError": "errors", "NotPermitted": "errors",
     "ManualClock": "clock", "SystemClock": "clock", "iso": "clock", "parse_when": "clock",
     "Settings": "config",
-    "FILE_MODE": "paths", "Paths": "paths", "ensure_dir": "paths",
+    "FILE_MODE": "paths", "Paths": "paths", "ensure_dir": "paths", "expand": "paths",
     "Progress": "download", "fetch": "download",
     "FileLock": "locks",
 }
@@ -63,3 +63,4 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.paths import FILE_MODE as FILE_MODE
     from cairn.core.paths import Paths as Paths
     from cairn.core.paths import ensure_dir as ensure_dir
+    from cairn.core.paths import expand as expand

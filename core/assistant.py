@@ -41,7 +41,7 @@ from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.gate.decision import Decision, Gate, State, is_request
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.storage.records import Memory, MemoryId, Recalled, Source
-from cairn.core.paths import Paths, secure
+from cairn.core.paths import Paths, expand, secure
 from cairn.core.phrasing import Phraser
 
 log = logging.getLogger(__name__)
@@ -383,7 +383,7 @@ def open(settings: Settings, paths: Paths, *, bank: MemoryBank | None = None, cl
                                models_dir=paths.models_dir)
     try:
         g = settings.gate
-        gate = Gate.load(Path(g.weights_file).expanduser() if g.weights_file else None, threshold=g.threshold)
+        gate = Gate.load(expand(g.weights_file) if g.weights_file else None, threshold=g.threshold)
         slot = slot or model_slot(settings, paths, model)
     except BaseException:
         if owns:

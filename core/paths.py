@@ -60,12 +60,21 @@ class Paths:
         return list(dict.fromkeys([self.data_dir, self.config_dir, self.cache_dir, self.log_dir, self.run_dir]))
 
 
+def expand(path: str | Path) -> Path:
+    """``~`` and ``~user`` expanded as a shell would; a ``~name`` of no known user stays as written
+    (``Path.expanduser`` raises RuntimeError there)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def resolve(env: dict[str, str] | None = None) -> Paths:
     """Return Cairn's paths, honouring ``CAIRN_HOME`` in ``env`` (default: ``os.environ``)."""
     env = dict(os.environ) if env is None else env
     home = env.get(HOME_ENV, "").strip()
     if home:
-        root = Path(home).expanduser().absolute()
+        root = expand(home).absolute()
         return Paths(root, root, root / "cache", root / "logs", root / "run")
     # Linux without XDG_RUNTIME_DIR (a root shell, a container): platformdirs would fall back to a
     # folder in /tmp, with a warning; the data folder's run/ is private instead.

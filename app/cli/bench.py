@@ -11,6 +11,7 @@ import click
 
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
+from cairn.core import expand
 from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, retention, scale, writers
 from cairn.core.llm import LoadOptions, Runtime, catalog
 from cairn.core.memory import make_embedder
@@ -195,7 +196,7 @@ def persona_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def _persona_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     if value in (None, "-"):
         return None if value is None else Path("-")
-    path = Path(value).expanduser()
+    path = expand(value)
     if not path.is_file():
         raise click.BadParameter(f"{value} is not a file", param_hint="--personas")
     return path

@@ -10,6 +10,7 @@ from cairn.app.cli.bench import check_sources, gate_sources, run_job
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.app.remote import RemoteBank
+from cairn.core import expand
 from cairn.core.bench import gate as gate_bench
 from cairn.core.memory import Costs, Gate
 
@@ -30,7 +31,7 @@ def check(question: str) -> None:
         decision = bank.gate(question)
     else:
         s = app.settings.gate
-        g = Gate.load(Path(s.weights_file).expanduser() if s.weights_file else None, threshold=s.threshold)
+        g = Gate.load(expand(s.weights_file) if s.weights_file else None, threshold=s.threshold)
         decision = g.decide(question, bank.probe()).to_dict()
     if app.as_json:
         emit_json(decision)

@@ -30,7 +30,7 @@ from cairn.app.daemon import errors, settings_file
 from cairn.app.daemon.engine import Engine, engine_of
 from cairn.app.daemon.settings_file import dump_toml as dump_toml  # re-exported: its tests import it here
 from cairn.app.protocol import Strict
-from cairn.core import Assistant, InvalidInput, ModelLoadError, NotFound, StorageError, assistant
+from cairn.core import Assistant, InvalidInput, ModelLoadError, NotFound, StorageError, assistant, expand
 from cairn.core import errors as core_errors
 from cairn.core.llm import catalog, check_model_file
 
@@ -102,7 +102,7 @@ def _active(setting: str, have: dict[str, Path]) -> str | None:
     if setting in have:
         return setting
     try:
-        path = Path(setting).expanduser().resolve()
+        path = expand(setting).resolve()
     except (OSError, ValueError, RuntimeError):
         return None
     return next((name for name, file in have.items() if file.resolve() == path), None)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PureWindowsPath
 
 from cairn.app.daemon.lifecycle import write_private
-from cairn.core import InvalidInput, Paths, StorageError, ensure_dir, paths
+from cairn.core import InvalidInput, Paths, StorageError, ensure_dir, expand, paths
 
 log = logging.getLogger(__name__)
 Runner = Callable[[list[str]], int]
@@ -119,7 +119,7 @@ def _cairn_home(env: Mapping[str, str]) -> str | None:
     home = env.get(paths.HOME_ENV, "").strip()
     if not home or PureWindowsPath(home).drive:
         return home or None
-    return str(Path(home).expanduser().absolute())
+    return str(expand(home).absolute())
 
 
 def _in_tmp(path: Path) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from cairn.core.download import Progress, fetch, sha256_of
 from cairn.core.errors import InvalidInput, ModelLoadError, NotFound
-from cairn.core.paths import ensure_dir
+from cairn.core.paths import ensure_dir, expand
 
 HUB = "https://huggingface.co"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -168,7 +168,7 @@ def resolve(models_dir: Path, name_or_path: str) -> Path:
     if found is not None:
         return found
     try:
-        path = Path(name_or_path).expanduser()
+        path = expand(name_or_path)
         if path.suffix == ".gguf" or path.exists():
             return path
     except (OSError, ValueError) as exc:  # a name too long or with a NUL cannot be a file

@@ -39,3 +39,10 @@ def test_no_runtime_dir_in_tmp_without_xdg_runtime_dir(tmp_path: Path, monkeypat
     assert p.runtime_dir is None and p.run_dir == p.data_dir / "run"
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))
     assert paths.resolve({"XDG_RUNTIME_DIR": str(tmp_path / "xdg-run")}).runtime_dir == tmp_path / "xdg-run" / "cairn"
+
+
+def test_expand_leaves_an_unknown_users_tilde_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert paths.expand("~/x") == tmp_path / "x"
+    assert paths.expand("~0") == Path("~0")  # no user "0": Path.expanduser would raise
+    assert paths.expand("~no-such-user-here/m.gguf") == Path("~no-such-user-here/m.gguf")

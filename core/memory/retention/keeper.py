@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ from cairn.core.memory.retrieval.vectors import Vectors
 from cairn.core.memory.storage import store, store_retention
 from cairn.core.memory.storage.db import Database
 from cairn.core.memory.storage.records import HistoryEntry, Memory, MemoryId, Recalled, Source
+from cairn.core.paths import expand
 
 NEIGHBOURS = 256  # recent memories a new one is compared with (novelty, duplicates, contradictions)
 
@@ -79,7 +79,7 @@ class Retention:
     def importance_model(self) -> ImportanceModel:
         if self._model is None:
             path = self.settings.retention.weights_file
-            self._model = ImportanceModel.load(Path(path).expanduser() if path else None)
+            self._model = ImportanceModel.load(expand(path) if path else None)
         return self._model
 
     def use_importance_model(self, model: ImportanceModel) -> None:
