@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def _plan(name_or_path: str, ram_mb: int | None, n_ctx: int | None) -> tuple[Pat
     path = catalog.resolve(app.paths.models_dir, name_or_path)
     options = LoadOptions.from_settings(app.settings.llm)
     if n_ctx:
-        options = LoadOptions(**{**options.__dict__, "n_ctx": n_ctx})
+        options = dataclasses.replace(options, n_ctx=n_ctx)
     ram = loading.budget(ram_mb, "--ram") if ram_mb else loading.budget(app.settings.llm.ram_limit_mb)
     return path, loading.plan_file(path, options, ram)
 

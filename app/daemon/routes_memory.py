@@ -28,7 +28,7 @@ from cairn.app.protocol import (
     SweepIn,
 )
 from cairn.core import NotPermitted
-from cairn.core.memory import MAX_K, MemoryBank, MemoryId, RecallFilters, Source, decode_utf8, transfer
+from cairn.core.memory import MAX_K, Memory, MemoryBank, MemoryId, RecallFilters, Source, decode_utf8, transfer
 
 router = APIRouter(tags=["memory"])
 R = TypeVar("R")
@@ -99,19 +99,22 @@ async def get_many(request: Request, body: Ids) -> dict[str, Any]:
 
 @router.post("/v1/memories/forget", summary="Forget several memories: all, or none if an id is unknown")
 async def forget_many(request: Request, body: Ids) -> dict[str, Any]:
-    done = await _write(request, lambda b: b.forget_many(_ids(body.ids), body.reason))
-    return {"data": [m.to_dict() for m in done]}
+    return await _batch(request, lambda b: b.forget_many(_ids(body.ids), body.reason))
 
 
 @router.post("/v1/memories/restore", summary="Restore several memories: all, or none if an id is unknown")
 async def restore_many(request: Request, body: Ids) -> dict[str, Any]:
-    done = await _write(request, lambda b: b.restore_many(_ids(body.ids), body.reason))
-    return {"data": [m.to_dict() for m in done]}
+    return await _batch(request, lambda b: b.restore_many(_ids(body.ids), body.reason))
 
 
 @router.post("/v1/memories/pin", summary="Pin or unpin several memories: all, or none if an id is unknown")
 async def pin_many(request: Request, body: PinMany) -> dict[str, Any]:
-    done = await _write(request, lambda b: b.pin_many(_ids(body.ids), body.pinned))
+    return await _batch(request, lambda b: b.pin_many(_ids(body.ids), body.pinned))
+
+
+async def _batch(request: Request, op: Callable[[MemoryBank], list[Memory]]) -> dict[str, Any]:
+    """A batch write (all or none) and the memories it left, as the batch routes answer."""
+    done = await _write(request, op)
     return {"data": [m.to_dict() for m in done]}
 
 

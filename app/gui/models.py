@@ -16,18 +16,16 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from cairn.app.client import Client
-from cairn.app.gui.tasks import Tasks, named
+from cairn.app.gui.tasks import Tasks, named, row_table
 from cairn.core import CairnError
 
 OnError = Callable[[BaseException], None]
@@ -85,15 +83,8 @@ class ModelsView(QWidget):
         bold = self.heading.font()
         bold.setBold(True)
         self.heading.setFont(bold)
-        self.table = named(QTableWidget(0, len(COLUMNS)), "Models")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = row_table(list(COLUMNS), "Models")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selected)
         self.detail = named(QLabel(), "Model details")
         self.detail.setWordWrap(True)

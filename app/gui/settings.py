@@ -15,24 +15,21 @@ from urllib.parse import quote
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from cairn.app.gui.tasks import Tasks, named
+from cairn.app.gui.tasks import Tasks, named, row_table
 
 OnError = Callable[[BaseException], None]
 Editor = QSpinBox | QDoubleSpinBox | QComboBox
@@ -135,14 +132,7 @@ class SettingsView(QWidget):
 
     def _clients_box(self) -> QGroupBox:
         box = named(QGroupBox("Programs using your memory (MCP clients)"), "MCP clients")
-        self.table = named(QTableWidget(0, len(CLIENT_COLUMNS)), "MCP clients and their scopes")
-        self.table.setHorizontalHeaderLabels(CLIENT_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table = row_table(list(CLIENT_COLUMNS), "MCP clients and their scopes")
         self.clients_note = named(QLabel("No program has used your memory yet."), "MCP clients note")
         lay = QVBoxLayout(box)
         lay.addWidget(self.table)

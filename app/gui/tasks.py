@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QWidget
 
 from cairn.app.client import Client
 from cairn.app.gui import qt_none
@@ -106,6 +106,19 @@ class Tasks(QObject):
     def wait(self, msecs: int = 30_000) -> bool:
         """Wait for running calls (tests, shutdown)."""
         return bool(self.pool.waitForDone(msecs))
+
+
+def row_table(columns: list[str], name: str) -> QTableWidget:
+    """A read-only table selected by rows, its first column stretched, the others fitted."""
+    table = named(QTableWidget(0, len(columns)), name)
+    table.setHorizontalHeaderLabels(columns)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return table
 
 
 def named(widget: W, name: str, placeholder: str | None = None) -> W:

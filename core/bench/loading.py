@@ -35,6 +35,7 @@ from cairn.core.llm.ram import Ram
 
 Progress = Callable[[str, int, int], None]
 CHILD = "cairn.core.bench.loading_child"
+STARTUP_BYTES = 40 << 20  # a child's memory before it plans (Python and the imports): the cgroup counts it too
 
 
 def model_1b(cache: Path, progress: Progress | None = None) -> Path:
@@ -110,18 +111,13 @@ def fit_model(model: Path, cap: float, n_ctx: int, cache: Path) -> tuple[Path, l
     from cairn.core.llm import fit
 
     size = model.stat().st_size
-    p = loading.plan_file(model, LoadOptions(n_ctx=n_ctx), Ram(int(size * cap) - _startup_bytes(), f"cap {cap}"))
+    p = loading.plan_file(model, LoadOptions(n_ctx=n_ctx), Ram(int(size * cap) - STARTUP_BYTES, f"cap {cap}"))
     if p.fit is None:
         raise CairnError("The plan proposes no requantization at this cap: the model already fits.")
     out = cache / f"{model.stem}-fit-{p.fit.kind}-0-{p.fit.layers[-1]}.gguf"
     if not out.exists():
         fit.requantize_layers(model, out, p.fit.layers, p.fit.kind)
     return out, p.fit
-
-
-def _startup_bytes() -> int:
-    """A child's memory before it plans (Python and the imports): the cgroup counts it too."""
-    return 40 << 20
 
 
 def perplexity_ratio(bundled: Path, fraction: float, kind: str, text: str, cache: Path) -> dict[str, Any]:

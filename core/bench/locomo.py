@@ -184,21 +184,16 @@ def rrf(rankings: list[list[int]], depth: int) -> list[int]:
     return sorted(scores, key=lambda i: -scores[i])[:depth]
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return np.asarray(rows / np.where(norms == 0, 1.0, norms))
-
-
 def baselines(embedder: Embedder, conv: Conversation, ks: list[int], tallies: dict[str, Tally]) -> None:
     """The standard methods on the same "Speaker: text" turns, nothing else: plain FTS5 BM25 (the
     bank's tokenizer), plain dense search (the same embedder, cosine, top-k over every turn), and
     their reciprocal-rank fusion."""
     texts = [turn_text(t) for t in conv.turns]
-    vectors = _unit(embedder.embed(texts))
+    vectors = embedder.embed(texts)  # unit rows (the Embedder contract): a dot product is the cosine
     ids = [(t.dia_id,) for t in conv.turns]
     with ScratchIndex(texts) as fts:
         for q in conv.questions:
-            query = _unit(embedder.embed([q.text]))[0]
+            query = embedder.embed([q.text])[0]
             dense = [int(i) for i in np.argsort(-(vectors @ query))[:FUSION_DEPTH]]
             bm25 = fts.search(q.text, FUSION_DEPTH)
             for name, ranking in (("bm25", bm25), ("dense", dense), ("rrf", rrf([bm25, dense], FUSION_DEPTH))):

@@ -33,13 +33,6 @@ from cairn.core.llm.runtime import CONVERSATION, Runtime
 
 log = logging.getLogger(__name__)
 
-# A smaller llama.cpp quantisation for a model whose weights are mostly of a ggml type (by name):
-# fewer bits per weight, the least quality lost for it. Only kinds in native.QUANTS can be used.
-SMALLER: dict[str, str] = {
-    "F32": "q8_0", "F16": "q8_0", "BF16": "q8_0",
-    "Q8_0": "q5_k_m", "Q6_K": "q4_k_m", "Q5_K": "q4_k_m", "Q5_1": "q4_k_m", "Q5_0": "q4_k_m",
-    "Q4_1": "q4_0", "Q4_K": "q3_k_m", "Q4_0": "q3_k_m",
-}
 _WINDOW_PIECE = 128  # tokens decoded at a time when scoring (bounds the logits held in memory)
 
 
@@ -52,13 +45,6 @@ class FitResult:
     layers: tuple[int, ...]
     kind: str
     seconds: float
-
-
-def target_for(type_name: str) -> str | None:
-    """The smaller quantisation for layers of ggml type ``type_name`` (``"Q4_1"``), or None when
-    there is none this llama.cpp binding can produce."""
-    kind = SMALLER.get(type_name.upper())
-    return kind if kind in native.QUANTS else None
 
 
 def layers_bytes(path: Path) -> dict[int, int]:

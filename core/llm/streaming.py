@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import mmap
 import os
@@ -35,13 +36,17 @@ except ImportError:  # pragma: no cover - depends on the build
     _stream = None
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
+    """The C library with the signatures used here, loaded once."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     for name in ("mlock", "munlock", "madvise"):
         getattr(libc, name).argtypes = [ctypes.c_void_p, ctypes.c_size_t] + ([ctypes.c_int] if name == "madvise" else [])
         getattr(libc, name).restype = ctypes.c_int
     libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
     libc.mincore.restype = ctypes.c_int
+    libc.mmap.restype, libc.mmap.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                                                             ctypes.c_int, ctypes.c_int, ctypes.c_long]
     return libc
 
 
@@ -96,6 +101,7 @@ class Streamer:
         self.locked: list[tuple[int, int]] = []
         self.lock_error = ""
         self.native = _stream is not None
+        self._resident = to_addresses(plan.resident, self.maps)
         self._units = [to_addresses(u, self.maps, inward=True) for u in plan.units]
         self._thread: threading.Thread | None = None
         self._event = threading.Event()
@@ -109,11 +115,10 @@ class Streamer:
         if not self.maps:
             self.lock_error = f"llama.cpp did not memory-map {self.path.name}"
             return self
-        resident = to_addresses(self.plan.resident, self.maps)
         if self.plan.lock:
-            self._lock(resident)
+            self._lock(self._resident)
         else:
-            for a, n in resident:
+            for a, n in self._resident:
                 self.libc.madvise(a, n, MADV_WILLNEED)
         self._start()
         return self
@@ -208,9 +213,9 @@ class Streamer:
 
     def residency(self) -> dict[str, float]:
         """Fractions of the resident and streamed ranges now in RAM (mincore)."""
-        resident = to_addresses(self.plan.resident, self.maps)
         streamed = [s for u in self._units for s in u]
-        return {"resident": _resident_fraction(self.libc, resident), "streamed": _resident_fraction(self.libc, streamed)}
+        return {"resident": _resident_fraction(self.libc, self._resident),
+                "streamed": _resident_fraction(self.libc, streamed)}
 
 
 def _resident_fraction(libc: ctypes.CDLL, spans: list[tuple[int, int]]) -> float:
@@ -228,8 +233,6 @@ def residency(path: Path, ranges: list[tuple[int, int]] | None = None) -> float:
     """Fraction of ``path`` (or of its byte ``ranges``) in the page cache now, through a mapping of
     our own (mapping reads nothing; mincore only looks)."""
     libc = _libc()
-    libc.mmap.restype, libc.mmap.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
-                                                             ctypes.c_int, ctypes.c_int, ctypes.c_long]
     size = path.stat().st_size
     fd = os.open(path, os.O_RDONLY)
     try:

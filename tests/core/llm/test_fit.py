@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from cairn.core.errors import ModelLoadError
-from cairn.core.llm import native
-from cairn.core.llm.fit import layers_bytes, locomo_text, perplexity, requantize_layers, target_for
+from cairn.core.llm.fit import layers_bytes, locomo_text, perplexity, requantize_layers
 from cairn.core.llm.gguf_header import Header, read_header, type_name
 from cairn.core.llm.options import LoadOptions
 from cairn.core.llm.runtime import Runtime
@@ -65,12 +64,6 @@ def test_bad_requests_raise_model_load_error(tiny_model: Path, tmp_path: Path) -
     with pytest.raises(ModelLoadError, match="Unknown quantisation"):
         requantize_layers(tiny_model, out / "out.gguf", [0], "q9_z")
     assert list(out.iterdir()) == []
-
-
-def test_smaller_targets_are_only_kinds_llama_cpp_is_asked_for() -> None:
-    assert target_for("F32") == "q8_0" and target_for("f16") == "q8_0"
-    assert target_for("Q4_1") == "q4_0" and target_for("TQ2_0") is None
-    assert all(target_for(t) in (*native.QUANTS, None) for t in ("Q8_0", "Q4_1", "Q4_K", "Q6_K"))
 
 
 @pytest.mark.skipif(not LOCOMO.is_file(), reason="the LoCoMo data set is not in /work/shared")
