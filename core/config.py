@@ -46,6 +46,10 @@ class RecallSettings:
     candidates: int = _opt(50, lo=1, hi=10_000, doc="candidates taken from each retriever before fusion")
     rescore: int = _opt(600, lo=10, hi=100_000,
                         doc="memories re-scored by exact cosine after the binary-code prefilter")
+    fusion: str = _opt("learned", choices=("learned", "fixed"),
+                       doc="how candidates are ranked: the fitted ranker (used with the embedder it was fitted for) "
+                           "or fixed shares")
+    ranker_file: str = _opt("", doc="ranker weights to use instead of the shipped ones (a path)")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import click
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core import expand
-from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, retention, scale, writers
+from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, ranking, retention, scale, writers
 from cairn.core.llm import LoadOptions, Runtime, catalog
 from cairn.core.memory import make_embedder
 
@@ -79,6 +79,20 @@ def _show(report: dict[str, Any], title: str) -> None:
 def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
     """Evidence-turn recall on a LoCoMo-format file, with BM25 and dense baselines."""
     run_job(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
+
+
+@bench.command("ranker")
+@click.argument("locomo_path", metavar="LOCOMO", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.option("--madial", "madial_paths", nargs=2, default=None, metavar="DIALOGUES MEMORIES",
+              type=FilePath(exists=True, dir_okay=False, path_type=Path), help="MADial-Bench files to fit and test on too.")
+@click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write weights fitted on all the data to this file (recall.ranker_file uses them).")
+@json_option
+def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text: str, save: Path | None) -> None:
+    """The learned ranker, each conversation (and MADial fold) ranked by weights fitted on the rest."""
+    run_job(f"Learned ranker ({locomo_path.name})", ranking.run, locomo_path, madial_paths, _ks(k_text),
+            expand(save) if save else None)
 
 
 @bench.command("madial")

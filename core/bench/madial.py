@@ -1,6 +1,7 @@
 """`cairn bench madial`: MADial-Bench memory recall mid-dialogue.
 
-The memories go into a fresh temporary bank through the real remember path (event text, dated);
+The memories go into a fresh temporary bank through the real remember path (event text, dated),
+each on its own as a user's remembered event is (no shared source, so no neighbours or session);
 each dialogue's turns before its first test turn form the query, asked through the real recall
 path; recall@k is over the dialogue's `relevant-id` list. Baselines: plain FTS5 BM25 and plain
 dense search, in the same process on the same data.
@@ -74,13 +75,13 @@ def load_dialogues(path: Path, known: set[str]) -> list[Dialogue]:
     return out
 
 
-def _ingest(bank: MemoryBank, clock: ManualClock, memories: dict[str, dict[str, Any]]) -> dict[MemoryId, str]:
+def ingest(bank: MemoryBank, clock: ManualClock, memories: dict[str, dict[str, Any]]) -> dict[MemoryId, str]:
     ids = {}
     for key, m in memories.items():
         when = parse_when(m["time"]) if m.get("time") else None
         if when is not None:
             clock.set(when)
-        memory = bank.remember(m["event"], kind="event", source=Source("document", "madial", (key,), when))
+        memory = bank.remember(m["event"], kind="event", source=Source("manual", None, (key,), when))
         ids[memory.id] = key
     return ids
 
@@ -94,7 +95,7 @@ def run(dialogues_path: Path, memories_path: Path, ks: list[int], *, embedder: E
         clock = ManualClock()
         with MemoryBank.open(Path(tmp) / "memory.db", settings or Settings(), embedder=embedder, clock=clock,
                              in_memory_index=True) as bank:
-            _ingest(bank, clock, memories)
+            ingest(bank, clock, memories)
             plain = embedder.embed([m["event"] for m in memories.values()])
             keys = list(memories)
             for n, d in enumerate(dialogues, start=1):
@@ -115,7 +116,7 @@ def _metrics(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> di
     return out
 
 
-def _query(bank: MemoryBank, d: Dialogue) -> str:
+def query_text(bank: MemoryBank, d: Dialogue) -> str:
     """The dialogue as the query, trimmed from the front to the query size limit."""
     limit = bank.settings.recall.max_query_bytes
     text = d.query
@@ -126,7 +127,7 @@ def _query(bank: MemoryBank, d: Dialogue) -> str:
 
 def _ask(bank: MemoryBank, d: Dialogue, ks: list[int], tally: Tally) -> float:
     start = time.perf_counter()
-    hits = bank.recall(_query(bank, d), k=max(ks), touch=False)
+    hits = bank.recall(query_text(bank, d), k=max(ks), touch=False)
     elapsed = time.perf_counter() - start
     tally.add("all", _metrics([h.memory.source.turns for h in hits], d.relevant, ks))
     return elapsed
@@ -134,7 +135,7 @@ def _ask(bank: MemoryBank, d: Dialogue, ks: list[int], tally: Tally) -> float:
 
 def _baselines(bank: MemoryBank, d: Dialogue, ks: list[int], bm25: Tally, dense: Tally,
                plain: np.ndarray, keys: list[str]) -> None:
-    query = _query(bank, d)
+    query = query_text(bank, d)
     match = store.fts_query(query, "text")
     try:
         found = store.fts_search(bank.db.conn, match, max(ks), RecallFilters()) if match else []

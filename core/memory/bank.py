@@ -21,6 +21,7 @@ from cairn.core.memory.retention import consolidate
 from cairn.core.memory.retention.keeper import Retention, SweepReport
 from cairn.core.memory.retrieval import retrieve
 from cairn.core.memory.retrieval.embed import Embedder, QueryCache, make_embedder
+from cairn.core.memory.retrieval.ranker import Ranker, ranker_for
 from cairn.core.memory.retrieval.vectors import Vectors, key_text
 from cairn.core.memory.storage import erase, store, store_retention
 from cairn.core.memory.storage.clients import Clients, check_name
@@ -57,6 +58,11 @@ class MemoryBank:
         self.retention = Retention(db, settings, clock, self.vectors)
         self.intake = Intake(db, embedder, settings, clock, self.vectors, self.retention)
         self.clients = Clients(db, clock, settings.mcp.default_scope)
+        self.ranker = ranker_for(settings.recall, embedder.id)
+
+    def use_ranker(self, ranker: Ranker | None) -> None:
+        """Rank recall's candidates with ``ranker`` (None: the fixed shares)."""
+        self.ranker = ranker
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, embedder: Embedder | None = None,
@@ -302,8 +308,10 @@ class MemoryBank:
     # ---- reads ------------------------------------------------------------------------------
 
     def recall(self, query: str, k: int | None = None, filters: RecallFilters | None = None,
-               touch: bool = True, use: retrieve.Retrievers = retrieve.Retrievers()) -> list[Recalled]:
-        """The memories most relevant to ``query``; recalling a memory reinforces it."""
+               touch: bool = True, use: retrieve.Retrievers = retrieve.Retrievers(),
+               whole_pool: bool = False) -> list[Recalled]:
+        """The memories most relevant to ``query``; recalling a memory reinforces it. ``whole_pool``
+        returns every candidate the search for ``k`` weighed, ranked (benchmarks fit on them)."""
         query = check_text(query, self.settings.recall.max_query_bytes, "Query", "recall.max_query_bytes")
         k = self.settings.recall.default_k if k is None else k
         if not 1 <= k <= MAX_K:
@@ -311,7 +319,7 @@ class MemoryBank:
         with self.db.guard():
             self.intake.ensure_embedder(self.db.conn, create=False)
             hits = retrieve.search(self.db.conn, self.queries, self.vectors, query, k,
-                                   filters or RecallFilters(), self.settings.recall, use)
+                                   filters or RecallFilters(), self.settings.recall, use, self.ranker, whole_pool)
         hits = self.retention.weigh(hits)
         if touch and hits:
             self.retention.reinforce(hits)

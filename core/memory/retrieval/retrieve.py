@@ -9,7 +9,8 @@
    next to a strong match shares part of its score (answers follow questions); memories of a
    source (session) that matches strongly rise together; a date the query names (a month, a year)
    favours memories from then.
-The weights are round numbers fixed here, not fitted per data set.
+The weights are round numbers fixed here, not fitted per data set. With a fitted ranker (the
+default, :mod:`ranker`), steps 2-3 become features of each candidate that one logistic model weighs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cairn.core.config import RecallSettings
+from cairn.core.memory.retrieval import ranker as learned
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.rewrite import named_speakers, perspective
 from cairn.core.memory.retrieval.timeref import date_range
@@ -50,6 +52,7 @@ class Retrievers:
     neighbours: bool = True
     session: bool = True
     time: bool = True
+    learned: bool = True  # the fitted ranker weighs the signals (when one is given), not the fixed shares
 
 
 @dataclass
@@ -59,8 +62,11 @@ class _Pool:
 
 
 def search(conn: Any, embedder: Embedder, vectors: Vectors, query: str, k: int, filters: RecallFilters,
-           settings: RecallSettings, use: Retrievers = Retrievers()) -> list[Recalled]:
-    """The ``k`` best live memories for ``query`` under ``filters``."""
+           settings: RecallSettings, use: Retrievers = Retrievers(),
+           ranker: learned.Ranker | None = None, whole_pool: bool = False) -> list[Recalled]:
+    """The ``k`` best live memories for ``query`` under ``filters``; with ``ranker`` (and
+    ``use.learned``) the fitted model orders them, else the fixed shares do. ``whole_pool``
+    returns every candidate a search for ``k`` considered, ranked, not only the first ``k``."""
     n = max(settings.candidates, k)
     speakers = store.speakers(conn) if use.perspective or use.speaker else []
     dense_query = (perspective(query, speakers) if use.perspective else None) or query
@@ -78,9 +84,28 @@ def search(conn: Any, embedder: Embedder, vectors: Vectors, query: str, k: int, 
     if not pool.memories:
         return []
     scores = _base_scores(conn, pool, vectors, qvec, raw, known)
+    if ranker is not None and use.learned:
+        ranked = _learned(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters, ranker)
+        return ranked if whole_pool else ranked[:k]
     scores = _adjust(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters)
-    top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
+    top = sorted(scores, key=lambda i: (-scores[i], i))[:None if whole_pool else k]
     return [Recalled(pool.memories[i], scores[i], pool.signals[i]) for i in top]
+
+
+def _learned(conn: Any, pool: _Pool, base: dict[int, float], query: str, speakers: list[str], vectors: Vectors,
+             qvec: np.ndarray | None, use: Retrievers, raw: dict[str, Any], filters: RecallFilters,
+             ranker: learned.Ranker) -> list[Recalled]:
+    """Every candidate (and its neighbours) ranked by the fitted model; each keeps its features."""
+    links = _links(conn, pool, base, vectors, qvec, raw, filters)
+    named = named_speakers(query, speakers)
+    candidates = learned.Candidates(pool.memories, pool.signals, base, links, named, date_range(query),
+                                    learned.long_query(query))
+    found = learned.features(candidates, learned.switched_off(use))
+    ids = list(found)
+    ranked = ranker.rank([found[i] for i in ids], ids)
+    for i in ids:
+        pool.signals[i].update({f"f_{name}": value for name, value in found[i].items() if value == value})
+    return [Recalled(pool.memories[i], score, pool.signals[i]) for i, score in ranked]
 
 
 def _selective_words(conn: Any, query: str) -> list[str]:
@@ -135,10 +160,12 @@ def _base_scores(conn: Any, pool: _Pool, vectors: Vectors, qvec: np.ndarray | No
     parts = [dict(raw[name]) for name in ("keyword", "context") if name in raw]
     lo_d, span_d = _minmax(dense)
     ranges = [_minmax(p) for p in parts]
+    names = [name for name in ("keyword", "context") if name in raw]
     scores = {}
     for i in pool.memories:
         d = (dense.get(i, lo_d) - lo_d) / span_d if dense else 0.0
         kw = [(p.get(i, lo) - lo) / span if p.get(i) is not None else 0.0 for p, (lo, span) in zip(parts, ranges, strict=False)]
+        pool.signals[i].update({"dense_norm": d, **{f"{n}_norm": v for n, v in zip(names, kw, strict=True)}})
         kw_score = sum(kw) / len(kw) if kw else 0.0
         if dense and parts:
             scores[i] = (1 - KEYWORD_WEIGHT) * d + KEYWORD_WEIGHT * kw_score
@@ -173,14 +200,21 @@ def _speaker(pool: _Pool, scores: dict[int, float], named: list[str]) -> dict[in
     return out
 
 
-def _neighbours(conn: Any, pool: _Pool, scores: dict[int, float], vectors: Vectors, qvec: np.ndarray | None,
-                raw: dict[str, Any], filters: RecallFilters) -> dict[int, float]:
-    """Each memory gains a share of its best-scoring neighbour's score (same source, adjacent)."""
+def _links(conn: Any, pool: _Pool, scores: dict[int, float], vectors: Vectors, qvec: np.ndarray | None,
+           raw: dict[str, Any], filters: RecallFilters) -> dict[int, tuple[int | None, int | None]]:
+    """Each candidate's neighbours (same source, adjacent); neighbours not yet in the pool join it."""
     links = store.neighbours(conn, list(pool.memories))
     extra = [j for pair in links.values() for j in pair if j is not None and j not in pool.memories]
     if extra:
         _extend(conn, pool, scores, extra, vectors, qvec, raw, filters)
         links.update(store.neighbours(conn, [j for j in extra if j in pool.memories]))
+    return links
+
+
+def _neighbours(conn: Any, pool: _Pool, scores: dict[int, float], vectors: Vectors, qvec: np.ndarray | None,
+                raw: dict[str, Any], filters: RecallFilters) -> dict[int, float]:
+    """Each memory gains a share of its best-scoring neighbour's score (same source, adjacent)."""
+    links = _links(conn, pool, scores, vectors, qvec, raw, filters)
     out = dict(scores)
     for i in pool.memories:
         prev, nxt = links.get(i, (None, None))
@@ -200,9 +234,10 @@ def _extend(conn: Any, pool: _Pool, scores: dict[int, float], ids: list[int], ve
     sims = vectors.similarities(conn, qvec, list(found)) if qvec is not None else {}
     weight = (1 - KEYWORD_WEIGHT) if raw.get("keyword") is not None or raw.get("context") is not None else 1.0
     for i, m in found.items():
+        dense = max(0.0, (sims.get(i, lo) - lo) / span) if sims else 0.0
         pool.memories[i] = m
-        pool.signals[i] = {"cosine": sims.get(i, lo), "via_neighbour": 1.0}
-        scores[i] = weight * max(0.0, (sims.get(i, lo) - lo) / span) if sims else 0.0
+        pool.signals[i] = {"cosine": sims.get(i, lo), "dense_norm": dense, "via_neighbour": 1.0}
+        scores[i] = weight * dense
 
 
 def _session(pool: _Pool, scores: dict[int, float]) -> dict[int, float]:
