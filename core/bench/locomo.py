@@ -217,6 +217,7 @@ def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,
     ablations = {name: Tally() for name in _component_names()} if ablate else {}
     timings: list[float] = []
     ingest_s = 0.0
+    fusion = "fixed"
     for done, conv in enumerate(conversations, start=1):
         with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
             clock = ManualClock()

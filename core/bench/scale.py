@@ -101,7 +101,8 @@ def run(n: int, queries: int = 100, k: int = 10, *, embedder: Embedder, settings
             populate_s = populate(bank, n, rng, progress)
             texts = [sentence(rng) for _ in range(queries)]
             qvecs = embedder.embed(texts)
-            report: dict[str, Any] = {"n": n, "populate_s": round(populate_s, 1)}
+            report: dict[str, Any] = {"n": n, "populate_s": round(populate_s, 1),
+                                      "fusion": "learned" if bank.ranker is not None else "fixed"}
             report.update(_search_figures(bank, texts, qvecs, k))
             report["remember_ms"] = _remember_figures(bank, rng)
             report["sweep"] = _sweep_figures(bank, n)

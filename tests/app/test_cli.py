@@ -245,10 +245,25 @@ def test_bench_locomo_json_contract(cairn, tmp_path: Path) -> None:  # type: ign
     assert report["questions"] == 4 and {"recall@1", "recall@3"} <= set(report["macro"])
     assert set(report["baselines"]) == {"bm25", "dense", "rrf"}
     assert report["embedder"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert report["fusion"] == "learned" and "recall@3" in report["fixed_fusion"]["macro"]
     r = cairn("bench", "locomo", str(data), "--k", "x")
     assert r.code == 2 and "comma-separated" in r.err
     r = cairn("bench", "locomo", str(tmp_path / "missing.json"))
     assert r.code == 2 and "does not exist" in r.err
+
+
+def test_bench_ranker_fits_and_saves(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.bench.test_bench import _diary_conversation
+
+    data = tmp_path / "chats.json"
+    data.write_text(json.dumps([_diary_conversation("a", 1), _diary_conversation("b", 2)]))
+    r = cairn("bench", "ranker", str(data), "--k", "1,3", "--save", str(tmp_path / "w.json"), "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["groups"] == {"a": 12, "b": 12} and "recall@3" in report["locomo"]["learned_held_out"]
+    assert json.loads((tmp_path / "w.json").read_text())["fitted_on"] == ["a", "b"]
+    r = cairn("bench", "ranker", str(data), "--madial", str(data))
+    assert r.code == 2 and "requires 2 arguments" in r.err
 
 
 def test_embedders_commands(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

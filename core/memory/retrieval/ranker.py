@@ -26,28 +26,31 @@ from cairn.core.config import RecallSettings
 from cairn.core.memory import logistic
 from cairn.core.memory.logistic import LogisticModel
 from cairn.core.memory.storage.records import Memory
+from cairn.core.memory.storage.store import query_words
 from cairn.core.paths import expand
 
 BASE_FEATURES = ("dense", "cosine", "vector_rrf", "keyword", "keyword_rrf", "context", "context_rrf",
-                 "speaker", "other_speaker", "neighbour", "session", "time", "length")
+                 "speaker", "other_speaker", "neighbour", "session", "time", "length", "coverage")
 # The memory's own information parts (retention.importance), raw: the fitted importance would carry
 # weights fitted on the same labelled conversations into a held-out test.
 CONTENT = ("info_background", "info_personal", "novelty", "content_words", "names", "numbers", "time_refs",
            "self_reference", "plans_preferences", "question", "phatic", "addressee", "answers_question")
 # A long query (a stretch of dialogue rather than a question) weighs words and vectors differently:
 # these parts also enter multiplied by how long the query is.
-LONG_PARTS = ("dense", "cosine", "vector_rrf", "keyword", "keyword_rrf", "context", "length")
+LONG_PARTS = ("dense", "cosine", "vector_rrf", "keyword", "keyword_rrf", "context", "length", "coverage")
 FEATURES = (*BASE_FEATURES, *(f"m_{f}" for f in CONTENT), "long_query", *(f"{f}_long" for f in LONG_PARTS))
 LONG_FROM, LONG_SPAN = 24, 24  # long_query rises from 0 at 24 words to 1 at 48 and more
+STEM = 5  # words match on their first five letters (paints, painting, painted)
 RESOURCE = "ranker.json"  # fitted weights shipped with Cairn (cairn.models)
 RRF_K = 60  # reciprocal rank 1 / (60 + rank), as in reciprocal-rank fusion
 SESSION_TOP = 3  # a source's strength: the mean of its best few base scores
 
 # Which features each switch of ``Retrievers`` owns: a switched-off part stands at its mean.
-_PARTS = {"vector": ("dense", "cosine", "vector_rrf"), "keyword": ("keyword", "keyword_rrf"),
+_PARTS = {"vector": ("dense", "cosine", "vector_rrf"), "keyword": ("keyword", "keyword_rrf", "coverage"),
           "context": ("context", "context_rrf"), "speaker": ("speaker", "other_speaker"),
           "neighbours": ("neighbour",), "session": ("session",), "time": ("time",)}
-OWNERS = {part: (*owned, *(f"{f}_long" for f in owned if f in LONG_PARTS)) for part, owned in _PARTS.items()}
+OWNERS = {part: tuple(f for f in (*owned, *(f"{f}_long" for f in owned)) if f in FEATURES)
+          for part, owned in _PARTS.items()}
 
 
 def long_query(query: str) -> float:
@@ -66,6 +69,7 @@ class Candidates:
     named: list[str]
     span: tuple[float, float] | None
     long: float = 0.0  # long_query() of the query
+    words: frozenset[str] = frozenset()  # the query's content words, stemmed (stems())
 
 
 def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, float]]:
@@ -87,6 +91,7 @@ def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, fl
             "session": strength.get(m.source.ref, 0.0) if m.source.ref else 0.0,
             "time": float(c.span is not None and c.span[0] <= when < c.span[1]),
             "length": math.log1p(len(m.text.split())),
+            "coverage": _coverage(c.words, m),
             "long_query": c.long,
         }
         row.update({f"m_{f}": m.importance_parts.get(f, math.nan) for f in CONTENT})
@@ -95,6 +100,18 @@ def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, fl
             row[name] = math.nan
         out[i] = row
     return out
+
+
+def stems(text: str) -> frozenset[str]:
+    """The distinct content words of ``text``, cut to their first letters."""
+    return frozenset(w[:STEM] for w in query_words(text))
+
+
+def _coverage(words: frozenset[str], m: Memory) -> float:
+    """The share of the query's content words that the memory (its speaker and text) holds."""
+    if not words:
+        return 0.0
+    return len(words & stems(f"{m.source.speaker or ''} {m.text}")) / len(words)
 
 
 def _rrf(rank: float | None) -> float:
@@ -121,7 +138,7 @@ class Ranker:
     @classmethod
     def load(cls, path: Path | None = None) -> Ranker:
         """The shipped weights, or those in ``path``."""
-        return cls(LogisticModel.load(path, RESOURCE, FEATURES, "ranker", "cairn bench locomo --save-ranker FILE"))
+        return cls(LogisticModel.load(path, RESOURCE, FEATURES, "ranker", "cairn bench ranker LOCOMO --save FILE"))
 
     @classmethod
     def neutral(cls) -> Ranker:
@@ -131,7 +148,8 @@ class Ranker:
         """Each row's log-odds of holding what the query asks; a NaN value pushes nothing."""
         x = np.array([[r.get(f, 0.0) for f in self.model.features] for r in rows], dtype=np.float64)
         x = np.where(np.isnan(x), self.model.mean, x)
-        return ((x - self.model.mean) / self.model.scale) @ self.model.weights + self.model.bias
+        logits: np.ndarray = ((x - self.model.mean) / self.model.scale) @ self.model.weights + self.model.bias
+        return logits
 
     def rank(self, rows: list[dict[str, float]], ids: list[int]) -> list[tuple[int, float]]:
         """``ids`` best first with their probabilities; equal scores go by id, as recall orders them."""

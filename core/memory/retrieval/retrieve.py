@@ -99,7 +99,7 @@ def _learned(conn: Any, pool: _Pool, base: dict[int, float], query: str, speaker
     links = _links(conn, pool, base, vectors, qvec, raw, filters)
     named = named_speakers(query, speakers)
     candidates = learned.Candidates(pool.memories, pool.signals, base, links, named, date_range(query),
-                                    learned.long_query(query))
+                                    learned.long_query(query), learned.stems(query))
     found = learned.features(candidates, learned.switched_off(use))
     ids = list(found)
     ranked = ranker.rank([found[i] for i in ids], ids)

@@ -164,3 +164,21 @@ def test_answer_bench_contract(tmp_path: Path) -> None:
     assert arm["per_category"]["4"]["evidence_shown"] == 1.0  # the greyhound -> the Pixel turn
     assert arm["per_category"]["2"]["f1"] > 0.5  # "When did Ben start pottery?" -> the resolved date
     assert arm["macro_1to4"]["unsupported_shown"] == 0.0
+
+
+def test_ranker_bench_held_out_and_saved_weights(tmp_path: Path) -> None:
+    from cairn.core.bench import ranking
+    from cairn.core.memory.retrieval.ranker import Ranker
+
+    path = tmp_path / "chats.json"
+    path.write_text(json.dumps([_diary_conversation(name, seed) for seed, name in enumerate("abc", start=1)]))
+    saved = tmp_path / "ranker.json"
+    report = ranking.run(path, None, [1, 5], saved, embedder=HashingEmbedder())
+    assert report["groups"] == {"a": 12, "b": 12, "c": 12}
+    locomo_part = report["locomo"]
+    assert set(locomo_part["learned_held_out"]) >= {"recall@1", "recall@5"} and "recall@5" in locomo_part["fixed"]
+    # the fact turns hold every answer: weights fitted on two chats must find them in the third
+    assert locomo_part["learned_held_out"]["recall@5"] >= 0.5
+    ranker = Ranker.load(saved)
+    assert ranker.model.meta["fitted_on"] == ["a", "b", "c"] and ranker.model.meta["embedder"] == HashingEmbedder().id
+    assert report["saved"]["weights"].keys() == set(ranker.model.features)
