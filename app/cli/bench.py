@@ -91,8 +91,22 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 @json_option
 def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text: str, save: Path | None) -> None:
     """The learned ranker, each conversation (and MADial fold) ranked by weights fitted on the rest."""
-    run_job(f"Learned ranker ({locomo_path.name})", ranking.run, locomo_path, madial_paths, _ks(k_text),
-            expand(save) if save else None)
+    ks = _ks(k_text)
+    title = f"Learned ranker ({locomo_path.name})"
+    report = run_job(title, ranking.run, locomo_path, madial_paths, ks, expand(save) if save else None, show=False)
+    if get_app().as_json:
+        emit_json(report)
+        return
+    click.secho(title, bold=True)
+    click.echo(f"  groups (questions): {report['groups']}; embedder {report['embedder']['id']}")
+    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
+    for data in ("locomo", "madial"):
+        for method, label in (("learned_held_out", "learned, each group held out"), ("fixed", "fixed shares")):
+            if data in report:
+                values = "".join(f"{report[data][method][f'recall@{k}']:>11.3f}" for k in ks)
+                click.echo(f"  {values}   {data}: {label}")
+    if "saved" in report:
+        click.echo(f"  weights fitted on everything written to {report['saved']['path']}")
 
 
 @bench.command("madial")

@@ -262,6 +262,8 @@ def test_bench_ranker_fits_and_saves(cairn, tmp_path: Path) -> None:  # type: ig
     report = json.loads(r.out)
     assert report["groups"] == {"a": 12, "b": 12} and "recall@3" in report["locomo"]["learned_held_out"]
     assert json.loads((tmp_path / "w.json").read_text())["fitted_on"] == ["a", "b"]
+    r = cairn("bench", "ranker", str(data), "--k", "1,3")
+    assert r.code == 0 and "recall@3" in r.out and "locomo: learned, each group held out" in r.out
     r = cairn("bench", "ranker", str(data), "--madial", str(data))
     assert r.code == 2 and "requires 2 arguments" in r.err
 

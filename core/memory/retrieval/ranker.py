@@ -14,6 +14,7 @@ benchmark refits them leaving one conversation out to measure what they do on da
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class Candidates:
 def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, float]]:
     """Every candidate's feature values; features owned by a switched-off part are NaN."""
     strength = _source_strength(c)
+    matcher = _matcher(c.words)
     out: dict[int, dict[str, float]] = {}
     for i, m in c.memories.items():
         s = c.signals[i]
@@ -91,7 +93,7 @@ def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, fl
             "session": strength.get(m.source.ref, 0.0) if m.source.ref else 0.0,
             "time": float(c.span is not None and c.span[0] <= when < c.span[1]),
             "length": math.log1p(len(m.text.split())),
-            "coverage": _coverage(c.words, m),
+            "coverage": _coverage(matcher, len(c.words), m),
             "long_query": c.long,
         }
         row.update({f"m_{f}": m.importance_parts.get(f, math.nan) for f in CONTENT})
@@ -107,11 +109,20 @@ def stems(text: str) -> frozenset[str]:
     return frozenset(w[:STEM] for w in query_words(text))
 
 
-def _coverage(words: frozenset[str], m: Memory) -> float:
-    """The share of the query's content words that the memory (its speaker and text) holds."""
+def _matcher(words: frozenset[str]) -> re.Pattern[str] | None:
+    """Finds the query's stems in a text as :func:`stems` would cut them: a full-length stem starts
+    a word, a shorter one is a whole word (one pass per text instead of tokenising it)."""
     if not words:
+        return None
+    parts = sorted((re.escape(w) + ("" if len(w) >= STEM else r"\b") for w in words), key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(parts) + ")")
+
+
+def _coverage(matcher: re.Pattern[str] | None, count: int, m: Memory) -> float:
+    """The share of the query's content words that the memory (its speaker and text) holds."""
+    if matcher is None:
         return 0.0
-    return len(words & stems(f"{m.source.speaker or ''} {m.text}")) / len(words)
+    return len(set(matcher.findall(f"{m.source.speaker or ''} {m.text}".casefold()))) / count
 
 
 def _rrf(rank: float | None) -> float:

@@ -85,8 +85,8 @@ def search(conn: Any, embedder: Embedder, vectors: Vectors, query: str, k: int, 
         return []
     scores = _base_scores(conn, pool, vectors, qvec, raw, known)
     if ranker is not None and use.learned:
-        ranked = _learned(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters, ranker)
-        return ranked if whole_pool else ranked[:k]
+        return _learned(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters, ranker,
+                        None if whole_pool else k)
     scores = _adjust(conn, pool, scores, query, speakers, vectors, qvec, use, raw, filters)
     top = sorted(scores, key=lambda i: (-scores[i], i))[:None if whole_pool else k]
     return [Recalled(pool.memories[i], scores[i], pool.signals[i]) for i in top]
@@ -94,16 +94,17 @@ def search(conn: Any, embedder: Embedder, vectors: Vectors, query: str, k: int, 
 
 def _learned(conn: Any, pool: _Pool, base: dict[int, float], query: str, speakers: list[str], vectors: Vectors,
              qvec: np.ndarray | None, use: Retrievers, raw: dict[str, Any], filters: RecallFilters,
-             ranker: learned.Ranker) -> list[Recalled]:
-    """Every candidate (and its neighbours) ranked by the fitted model; each keeps its features."""
+             ranker: learned.Ranker, k: int | None) -> list[Recalled]:
+    """The best ``k`` (None: all) of the candidates and their neighbours, ranked by the fitted model;
+    each returned hit carries its features as ``f_<name>`` signals."""
     links = _links(conn, pool, base, vectors, qvec, raw, filters)
     named = named_speakers(query, speakers)
     candidates = learned.Candidates(pool.memories, pool.signals, base, links, named, date_range(query),
                                     learned.long_query(query), learned.stems(query))
     found = learned.features(candidates, learned.switched_off(use))
     ids = list(found)
-    ranked = ranker.rank([found[i] for i in ids], ids)
-    for i in ids:
+    ranked = ranker.rank([found[i] for i in ids], ids)[:k]
+    for i, _ in ranked:
         pool.signals[i].update({f"f_{name}": value for name, value in found[i].items() if value == value})
     return [Recalled(pool.memories[i], score, pool.signals[i]) for i, score in ranked]
 

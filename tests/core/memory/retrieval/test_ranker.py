@@ -10,8 +10,7 @@ from cairn.core.config import RecallSettings, Settings
 from cairn.core.errors import ModelLoadError
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.retrieval.embed import make_embedder
-from cairn.core.memory.retrieval.ranker import (FEATURES, OWNERS, Ranker, fit, long_query, ranker_for, stems,
-                                               switched_off)
+from cairn.core.memory.retrieval.ranker import FEATURES, OWNERS, Ranker, fit, long_query, ranker_for, stems, switched_off
 from cairn.core.memory.retrieval.retrieve import Retrievers
 from cairn.core.memory.storage.records import Source
 
