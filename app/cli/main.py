@@ -66,9 +66,10 @@ def remember(text: str | None, file: Path | None, kind: str, pin: bool, source_t
 @click.option("--since", help="Only memories from this date on (ISO).")
 @click.option("--until", help="Only memories up to this date (ISO).")
 @click.option("--pinned", is_flag=True, help="Only pinned memories.")
+@click.option("--why", is_flag=True, help="Also say what ranked each memory there (always in --json).")
 @json_option
 def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str | None,
-           until: str | None, pinned: bool) -> None:
+           until: str | None, pinned: bool, why: bool) -> None:
     """Find the memories most relevant to QUERY (or '-' for standard input)."""
     app = get_app()
     filters = RecallFilters(kinds=kinds, since=parse_when(since) if since else None,
@@ -77,7 +78,7 @@ def recall(query: str | None, k: int | None, kinds: tuple[str, ...], since: str 
     if app.as_json:
         emit_json([h.to_dict() for h in hits])
     else:
-        click.echo(recalled_lines(hits))
+        click.echo(recalled_lines(hits, why))
 
 
 cli.add_command(memories.memories)

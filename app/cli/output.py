@@ -67,14 +67,17 @@ def state(m: Memory) -> str:
     return text + (f"; superseded since {iso(m.valid_to)}" if m.valid_to is not None else "")
 
 
-def recalled_lines(hits: list[Recalled]) -> str:
+def recalled_lines(hits: list[Recalled], why: bool = False) -> str:
+    """Ranked hits with their provenance; with ``why``, what ranked each one there."""
     if not hits:
         return "Nothing in memory matches that."
     out = []
     for rank, hit in enumerate(hits, start=1):
         m = hit.memory
-        out.append(f"{rank:>2}. #{m.id} (score {hit.score:.4f}) {shorten(m.text)}")
+        out.append(f"{rank:>2}. #{m.id} (score {hit.score:.3g}) {shorten(m.text)}")
         out.append(f"      from {m.source.describe()}; remembered {iso(m.created_at)}")
+        if why and hit.why:
+            out.append("      why: " + ", ".join(f"{words} {push:+.2f}" for words, push in hit.why))
     return "\n".join(out)
 
 

@@ -76,7 +76,7 @@ def build(paths: Paths, fixed_name: str | None = None) -> MCPServer:
     @server.tool(description="Search the user's memories (meaning, keywords and time); best first.")
     async def recall(query: str, ctx: Context[Any, Any], k: int = 5) -> dict[str, Any]:
         hits = await bridge.call(ctx, lambda c: c.request("POST", "/v1/memories/search", {"query": query, "k": k}))
-        return {"memories": [{**_line(h["memory"]), "score": round(h["score"], 4)} for h in hits["data"]]}
+        return {"memories": [{**_line(h["memory"]), "score": float(f"{h['score']:.4g}")} for h in hits["data"]]}
 
     @server.tool(description="Forget a memory by id: hidden from recall, restorable by the user.")
     async def forget(memory_id: int, ctx: Context[Any, Any], reason: str | None = None) -> dict[str, Any]:

@@ -33,6 +33,10 @@ def test_round_trip(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     assert json.loads(r.out)[0]["memory"]["id"] == first["id"]
     r = cairn("recall", "where does my sister live", "-k", "1")
     assert "Ana lives in Lisbon" in r.out and "conversation · chat-7 · said by Maya · turn D1:3" in r.out
+    r = cairn("recall", "where does my sister live", "-k", "1", "--why")
+    assert "why: " in r.out and "close in meaning" in r.out  # the MiniLM bank ranks with the learned ranker
+    why = json.loads(cairn("recall", "where does my sister live", "-k", "1", "--why", "--json").out)[0]["why"]
+    assert why and all(isinstance(words, str) and isinstance(push, float) for words, push in why)
 
     assert cairn("memories", "forget", str(first["id"]), "--reason", "test").code == 0
     assert "Lisbon" not in cairn("recall", "sister Lisbon").out

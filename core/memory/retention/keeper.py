@@ -175,7 +175,8 @@ class Retention:
         out = []
         for h in hits:
             r = forgetting.retention(h.memory.strength, now - h.memory.age_anchor, h.memory.pinned)
-            out.append(Recalled(h.memory, (1 - w) * h.score + w * r * top, {**h.signals, "retention": round(r, 4)}))
+            out.append(Recalled(h.memory, (1 - w) * h.score + w * r * top, {**h.signals, "retention": round(r, 4)},
+                                h.why))
         return sorted(out, key=lambda h: -h.score)
 
     # ---- sweeps and explanations ------------------------------------------------------------

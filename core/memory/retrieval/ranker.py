@@ -54,6 +54,23 @@ OWNERS = {part: tuple(f for f in (*owned, *(f"{f}_long" for f in owned)) if f in
           for part, owned in _PARTS.items()}
 
 
+TRAITS = ("cosine", "length", "length_long", "cosine_long")  # always present: explained against their usual value
+_WORDS = {"dense": "close in meaning", "cosine": "raw similarity", "vector_rrf": "high in the meaning search",
+          "keyword": "shares rare words", "keyword_rrf": "high in the word search", "context": "words in the turns around it",
+          "context_rrf": "high in the search of turns around it", "speaker": "said by the person named",
+          "other_speaker": "said by someone not named", "neighbour": "next to a strong match",
+          "session": "its conversation matches", "time": "from the date asked about", "length": "its length",
+          "coverage": "holds the query's words", "long_query": "a long query"}
+
+
+def describe(feature: str) -> str:
+    """A feature in plain words, for explanations."""
+    base, long = (feature[:-5], True) if feature.endswith("_long") else (feature, False)
+    part = base[2:].removeprefix("info_").replace("_", " ")
+    words = f"information: {part}" if base.startswith("m_") else _WORDS.get(base, base)
+    return f"{words} (long query)" if long else words
+
+
 def long_query(query: str) -> float:
     """0 for a question of up to 24 words, rising to 1 for a passage of 48 words or more."""
     return min(1.0, max(0.0, (len(query.split()) - LONG_FROM) / LONG_SPAN))
@@ -161,6 +178,22 @@ class Ranker:
         x = np.where(np.isnan(x), self.model.mean, x)
         logits: np.ndarray = ((x - self.model.mean) / self.model.scale) @ self.model.weights + self.model.bias
         return logits
+
+    def why(self, signals: Mapping[str, float], top: int = 3) -> list[tuple[str, float]]:
+        """The features that pushed a recalled memory's log-odds most (either way), as (plain words,
+        push), from the ``f_<name>`` signals recall left on it; none without them. A match (words,
+        meaning, speaker, date, neighbours) pushes from its absence; the memory's own traits
+        (information, length) from their usual value."""
+        m = self.model
+        pushes = []
+        for j, f in enumerate(m.features):
+            value = signals.get(f"f_{f}")
+            if value is None or value != value:
+                continue
+            reference = m.mean[j] if f.startswith("m_") or f in TRAITS else 0.0
+            pushes.append((describe(f), float(m.weights[j] * (value - reference) / m.scale[j])))
+        pushes.sort(key=lambda pair: -abs(pair[1]))
+        return [(words, round(push, 2)) for words, push in pushes[:top] if round(push, 2)]
 
     def rank(self, rows: list[dict[str, float]], ids: list[int]) -> list[tuple[int, float]]:
         """``ids`` best first with their probabilities; equal scores go by id, as recall orders them."""

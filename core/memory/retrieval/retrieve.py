@@ -106,7 +106,8 @@ def _learned(conn: Any, pool: _Pool, base: dict[int, float], query: str, speaker
     ranked = ranker.rank([found[i] for i in ids], ids)[:k]
     for i, _ in ranked:
         pool.signals[i].update({f"f_{name}": value for name, value in found[i].items() if value == value})
-    return [Recalled(pool.memories[i], score, pool.signals[i]) for i, score in ranked]
+    return [Recalled(pool.memories[i], score, pool.signals[i], tuple(ranker.why(pool.signals[i])) if k else ())
+            for i, score in ranked]
 
 
 def _selective_words(conn: Any, query: str) -> list[str]:

@@ -111,13 +111,16 @@ class Recalled:
     memory: Memory
     score: float
     signals: dict[str, float] = field(default_factory=dict)
+    why: tuple[tuple[str, float], ...] = ()  # what pushed its rank most, in plain words (learned ranking)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"memory": self.memory.to_dict(), "score": self.score, "signals": dict(self.signals)}
+        return {"memory": self.memory.to_dict(), "score": self.score, "signals": dict(self.signals),
+                "why": [list(reason) for reason in self.why]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recalled:
-        return cls(Memory.from_dict(data["memory"]), float(data["score"]), dict(data.get("signals") or {}))
+        why = tuple((str(words), float(push)) for words, push in data.get("why") or ())
+        return cls(Memory.from_dict(data["memory"]), float(data["score"]), dict(data.get("signals") or {}), why)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,17 @@ from cairn.core.config import RecallSettings, Settings
 from cairn.core.errors import ModelLoadError
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.retrieval.embed import make_embedder
-from cairn.core.memory.retrieval.ranker import FEATURES, OWNERS, Ranker, fit, long_query, ranker_for, stems, switched_off
+from cairn.core.memory.retrieval.ranker import (
+    FEATURES,
+    OWNERS,
+    Ranker,
+    describe,
+    fit,
+    long_query,
+    ranker_for,
+    stems,
+    switched_off,
+)
 from cairn.core.memory.retrieval.retrieve import Retrievers
 from cairn.core.memory.storage.records import Source
 
@@ -90,6 +100,16 @@ def test_fit_learns_which_feature_marks_evidence() -> None:
     assert all(0.0 < p < 1.0 for _, p in ranked)
 
 
+def test_why_names_the_features_that_pushed() -> None:
+    rows = [row(dense=d / 10, keyword=(d * 7 % 10) / 10) for d in range(10)] * 3
+    ranker = fit(rows, [r["keyword"] > 0.5 for r in rows])
+    reasons = ranker.why({"f_keyword": 1.0, "f_dense": 0.0, "f_m_info_background": math.nan}, top=2)
+    assert reasons[0][0] == "shares rare words" and reasons[0][1] > 0
+    assert ranker.why({"cosine": 0.9}) == []  # a hit the fixed shares ranked has no features to explain
+    assert describe("m_info_background") == "information: background"
+    assert describe("keyword_long") == "shares rare words (long query)"
+
+
 def test_learned_recall_ranks_with_features_it_explains(isolated_home: Path) -> None:
     embedder = make_embedder(Settings(), isolated_home / "models")
     with MemoryBank.open(isolated_home / "memory.db", Settings(), embedder=embedder) as bank:
@@ -98,6 +118,8 @@ def test_learned_recall_ranks_with_features_it_explains(isolated_home: Path) -> 
         hits = bank.recall("What is the name of Ana's dog?", k=3, touch=False)
         assert hits[0].memory.id == ids[0]
         assert 0.0 < hits[0].score <= 1.0 and hits[0].signals["f_speaker"] == 1.0
+        reasons = hits[0].why
+        assert 1 <= len(reasons) <= 3 and list(reasons) == sorted(reasons, key=lambda r: -abs(r[1]))
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         pool = bank.recall("What is the name of Ana's dog?", k=3, touch=False, whole_pool=True)
         assert len(pool) == len(TURNS) and [h.memory.id for h in pool[:3]] == [h.memory.id for h in hits]

@@ -71,3 +71,21 @@ def test_fts_query_is_not_injectable(bank: MemoryBank) -> None:
     bank.remember('quotes " and NEAR( operators * are just text')
     for q in ['"', "NEAR(", "a AND OR NOT b", "*", "col:umn", "))", "{speaker}"]:
         bank.recall(q)  # must not raise an FTS syntax error
+
+
+def test_speaker_names_match_through_one_typo() -> None:
+    from cairn.core.memory.retrieval.rewrite import mentions, perspective
+
+    speakers = ["Caroline", "Melanie", "Jon"]
+    assert mentions("What did Carolin paint?", speakers) == {"Caroline": "Carolin"}  # a letter missing
+    assert mentions("What is Melanei's job?", speakers) == {"Melanie": "Melanei"}  # two swapped
+    assert perspective("What is Melanei's job?", speakers) == "Melanie: What is my job?"
+    assert mentions("What did Joe do?", speakers) == {}  # short names must match exactly
+    assert mentions("Which melody did she like?", speakers) == {}  # two edits from Melanie, lower case
+    assert mentions("Where did caroline go?", speakers) == {"Caroline": "Caroline"}
+
+
+def test_misspelt_speaker_still_rises(bank: MemoryBank) -> None:
+    ids = chat(bank, [("Melanie", "I adopted a dog last week"), ("Caroline", "I adopted a dog last week too")])
+    assert bank.recall("Did Carolien adopt a dog?", k=1, touch=False)[0].memory.id == ids[1]
+    assert bank.recall("Did Melanei adopt a dog?", k=1, touch=False)[0].memory.id == ids[0]
