@@ -59,6 +59,11 @@ def kept_turns(bank: MemoryBank) -> set[str]:
     return {t for m in bank.list("live") for t in m.source.turns}
 
 
+def kept_text(bank: MemoryBank) -> int:
+    """Characters of text the live memories hold (what the budget really stores)."""
+    return sum(len(m.text) for m in bank.list("live"))
+
+
 def recall_after(bank: MemoryBank, conv: Conversation, k: int, tally: Tally) -> None:
     for q in conv.questions:
         hits = bank.recall(q.text, k=k, touch=False)
@@ -138,10 +143,11 @@ def run(path: Path, budget: float = 0.3, *, embedder: Embedder, settings: Settin
     conversations = load(path)
     settings = settings or Settings()
     report = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, scorer)
+    compared = ("evidence_kept", "text_kept", f"recall@{k}_after_sweep")
     if scorer is not None:  # the same run with the word-frequency background, for comparison
         plain = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, None)
         report["background"] = f"llm:{scorer.model_id}"
-        report["word_frequency"] = {key: plain[key] for key in ("evidence_kept", f"recall@{k}_after_sweep")}
+        report["word_frequency"] = {key: plain[key] for key in compared}
     if ablate:
         parts = labelled_parts(conversations, embedder=embedder, settings=settings, progress=progress, scorer=scorer)
         report["ablation"] = ablation(conversations, parts, budget)
@@ -164,7 +170,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
              folds: dict[str, ImportanceModel], k: int, progress: Progress | None,
              scorer: TokenSurprisal | None = None) -> dict[str, Any]:
     kept = dict.fromkeys(["cairn", *BASELINES], 0)
-    per_conv, tally, started = {}, Tally(), time.perf_counter()
+    per_conv, tally, started, chars = {}, Tally(), time.perf_counter(), 0
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
         for conv in conversations:
             clock = ManualClock()
@@ -175,6 +181,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
                 gold, live = evidence(conv), kept_turns(bank)
                 recall_after(bank, conv, k, tally)
                 kept["cairn"] += len(gold & live)
+                chars += kept_text(bank)
                 for name, turns in baseline_keeps(conv, budget).items():
                     kept[name] += len(gold & turns)
                 per_conv[conv.sample_id] = {"turns": len(conv.turns), "evidence_turns": len(gold),
@@ -184,7 +191,9 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
                                                          for r in ("decay", "budget")},
                                             "sweep_seconds_max": max((s["seconds"] for s in sweeps), default=0.0)}
     total = sum(len(evidence(c)) for c in conversations)
+    text = sum(len(t.text) for c in conversations for t in c.turns)
     return {"budget": budget, "evidence_kept": round(kept["cairn"] / max(total, 1), 4),
+            "text_kept": round(chars / max(text, 1), 4),
             "baselines": {b: round(kept[b] / max(total, 1), 4) for b in BASELINES},
             "turns": sum(len(c.turns) for c in conversations), "evidence_turns": total,
             "cross_validated": bool(folds), f"recall@{k}_after_sweep": tally.macro(CATEGORIES).get(f"recall@{k}"),

@@ -26,12 +26,14 @@ import numpy as np
 from cairn.core.config import RecallSettings
 from cairn.core.memory import logistic
 from cairn.core.memory.logistic import LogisticModel
+from cairn.core.memory.retrieval.timeref import Span, refers_to
 from cairn.core.memory.storage.records import Memory
 from cairn.core.memory.storage.store import query_words
 from cairn.core.paths import expand
 
 BASE_FEATURES = ("dense", "cosine", "vector_rrf", "keyword", "keyword_rrf", "context", "context_rrf",
-                 "speaker", "other_speaker", "neighbour", "session", "time", "length", "coverage")
+                 "speaker", "other_speaker", "neighbour", "session", "time", "day", "event_time", "length",
+                 "coverage")
 # The memory's own information parts (retention.importance), raw: the fitted importance would carry
 # weights fitted on the same labelled conversations into a held-out test.
 CONTENT = ("info_background", "info_personal", "novelty", "content_words", "names", "numbers", "time_refs",
@@ -49,7 +51,7 @@ SESSION_TOP = 3  # a source's strength: the mean of its best few base scores
 # Which features each switch of ``Retrievers`` owns: a switched-off part stands at its mean.
 _PARTS = {"vector": ("dense", "cosine", "vector_rrf"), "keyword": ("keyword", "keyword_rrf", "coverage"),
           "context": ("context", "context_rrf"), "speaker": ("speaker", "other_speaker"),
-          "neighbours": ("neighbour",), "session": ("session",), "time": ("time",)}
+          "neighbours": ("neighbour",), "session": ("session",), "time": ("time", "day", "event_time")}
 OWNERS = {part: tuple(f for f in (*owned, *(f"{f}_long" for f in owned)) if f in FEATURES)
           for part, owned in _PARTS.items()}
 
@@ -59,7 +61,8 @@ _WORDS = {"dense": "close in meaning", "cosine": "raw similarity", "vector_rrf":
           "keyword": "shares rare words", "keyword_rrf": "high in the word search", "context": "words in the turns around it",
           "context_rrf": "high in the search of turns around it", "speaker": "said by the person named",
           "other_speaker": "said by someone not named", "neighbour": "next to a strong match",
-          "session": "its conversation matches", "time": "from the date asked about", "length": "its length",
+          "session": "its conversation matches", "time": "from the month asked about",
+          "day": "said on the day asked about", "event_time": "tells of the date asked about", "length": "its length",
           "coverage": "holds the query's words", "long_query": "a long query"}
 
 
@@ -85,9 +88,10 @@ class Candidates:
     base: Mapping[int, float]
     links: Mapping[int, tuple[int | None, int | None]]
     named: list[str]
-    span: tuple[float, float] | None
+    span: Span | None  # the month or year the query names
     long: float = 0.0  # long_query() of the query
     words: frozenset[str] = frozenset()  # the query's content words, stemmed (stems())
+    day: Span | None = None  # the whole date the query names
 
 
 def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, float]]:
@@ -109,6 +113,8 @@ def features(c: Candidates, off: tuple[str, ...] = ()) -> dict[int, dict[str, fl
             "neighbour": max(c.base.get(prev, 0.0) if prev else 0.0, c.base.get(nxt, 0.0) if nxt else 0.0),
             "session": strength.get(m.source.ref, 0.0) if m.source.ref else 0.0,
             "time": float(c.span is not None and c.span[0] <= when < c.span[1]),
+            "day": float(c.day is not None and c.day[0] <= when < c.day[1]),
+            "event_time": _tells_of(c, m.text, when),
             "length": math.log1p(len(m.text.split())),
             "coverage": _coverage(matcher, len(c.words), m),
             "long_query": c.long,
@@ -140,6 +146,13 @@ def _coverage(matcher: re.Pattern[str] | None, count: int, m: Memory) -> float:
     if matcher is None:
         return 0.0
     return len(set(matcher.findall(f"{m.source.speaker or ''} {m.text}".casefold()))) / count
+
+
+def _tells_of(c: Candidates, text: str, when: float) -> float:
+    """1 when a relative date in the memory ("last month", "yesterday"), resolved against its own
+    time, falls in the date the query names (the day, else the month or year)."""
+    span = c.day or c.span
+    return float(span is not None and refers_to(text, when, span))
 
 
 def _rrf(rank: float | None) -> float:

@@ -25,7 +25,7 @@ from cairn.core.config import RecallSettings
 from cairn.core.memory.retrieval import ranker as learned
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.rewrite import named_speakers, perspective
-from cairn.core.memory.retrieval.timeref import date_range
+from cairn.core.memory.retrieval.timeref import date_range, day_range
 from cairn.core.memory.retrieval.vectors import Vectors
 from cairn.core.memory.storage import store
 from cairn.core.memory.storage.records import Memory, Recalled, RecallFilters
@@ -100,7 +100,7 @@ def _learned(conn: Any, pool: _Pool, base: dict[int, float], query: str, speaker
     links = _links(conn, pool, base, vectors, qvec, raw, filters)
     named = named_speakers(query, speakers)
     candidates = learned.Candidates(pool.memories, pool.signals, base, links, named, date_range(query),
-                                    learned.long_query(query), learned.stems(query))
+                                    learned.long_query(query), learned.stems(query), day_range(query))
     found = learned.features(candidates, learned.switched_off(use))
     ids = list(found)
     ranked = ranker.rank([found[i] for i in ids], ids)[:k]

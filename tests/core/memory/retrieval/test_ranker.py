@@ -59,10 +59,37 @@ def test_coverage_counts_the_query_words_a_memory_holds() -> None:
     assert rows[1]["coverage"] == 1.0 and rows[2]["coverage"] == 0.0
 
 
+def test_dates_the_query_names_match_when_said_and_what_was_meant() -> None:
+    from datetime import UTC, datetime
+
+    from cairn.core.memory.retrieval.ranker import Candidates, features
+    from cairn.core.memory.retrieval.timeref import date_range, day_range
+    from cairn.core.memory.storage.records import Memory
+
+    def memory(i: int, text: str, day: int) -> Memory:
+        said = datetime(2022, 11, day, 15, tzinfo=UTC).timestamp()
+        return Memory(i, f"u{i}", text, "turn", Source(time=said), said, said, False, 0.5, 1.0, None, 0, None)
+
+    memories = {1: memory(1, "I made lasagne yesterday", 10), 2: memory(2, "I made lasagne", 9),
+                3: memory(3, "I made lasagne", 10), 4: memory(4, "I made lasagne last month", 10)}
+    query = "What dish did Nate make on 9 November, 2022?"
+    rows = features(Candidates(memories, dict.fromkeys(memories, {}), {}, {}, [], date_range(query), 0.0,
+                               stems(query), day_range(query)))
+    assert [rows[i]["day"] for i in memories] == [0.0, 1.0, 0.0, 0.0]
+    assert [rows[i]["event_time"] for i in memories] == [1.0, 0.0, 0.0, 0.0]
+    assert all(rows[i]["time"] == 1.0 for i in memories)
+    query = "What did Nate cook in October 2022?"  # no day named: the month is what "last month" must hit
+    rows = features(Candidates(memories, dict.fromkeys(memories, {}), {}, {}, [], date_range(query), 0.0,
+                               stems(query), day_range(query)))
+    assert [rows[i]["event_time"] for i in memories] == [0.0, 0.0, 0.0, 1.0]
+    assert all(rows[i]["day"] == 0.0 and rows[i]["time"] == 0.0 for i in memories)
+
+
 def test_switched_off_parts_own_their_features() -> None:
     assert switched_off(Retrievers()) == ()
     off = switched_off(Retrievers(keyword=False, time=False))
-    assert set(off) == {"keyword", "keyword_rrf", "keyword_long", "keyword_rrf_long", "coverage", "coverage_long", "time"}
+    assert set(off) == {"keyword", "keyword_rrf", "keyword_long", "keyword_rrf_long", "coverage", "coverage_long", "time", "day",
+                        "event_time"}
     assert all(f in FEATURES for owned in OWNERS.values() for f in owned)
 
 
