@@ -336,7 +336,7 @@ class Assistant:
         self._turn += 1
         stored = []
         turn = self.bank.log_turn(self.conversation, text, speaker=self.settings.user, turn=f"T{self._turn}",
-                                  memorable=not request)
+                                  memorable=not request, continues=False)  # Cairn replied in between
         if turn.memory is not None:
             stored.append(turn.memory)
             if self.choice.extract_facts:

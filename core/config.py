@@ -69,6 +69,11 @@ class RetentionSettings:
                                        doc="cosine above which a new memory merges into a recent one")
     supersede_similarity: float = _opt(0.75, lo=0.3, hi=1.0,
                                        doc="cosine above which a changed statement can supersede an older one")
+    burst_seconds: float = _opt(120.0, lo=0.0, hi=86_400.0,
+                                doc="a conversation message sent this soon after the same speaker's previous one "
+                                    "continues that memory (a thought split over several messages; 0 = never)")
+    burst_chars: int = _opt(800, lo=0, hi=100_000,
+                            doc="the longest a memory grows by continued messages (characters)")
     recall_weight: float = _opt(0.0, lo=0.0, hi=1.0,
                                 doc="how much recall ranking weighs retention (0 = not at all)")
     store_trivial: bool = _opt(False, doc="store conversation turns with no content (\"ok\") as memories too")

@@ -145,7 +145,7 @@ def ingest(bank: MemoryBank, clock: ManualClock, conv: Conversation, progress: P
         clock.set(turn.time)
         source = Source("conversation", f"{conv.sample_id}:session_{turn.session}", (turn.dia_id,), turn.time,
                         turn.speaker)
-        bank.remember(turn.text, kind="turn", source=source)
+        bank.remember(turn.text, kind="turn", source=source, continues=True)
         if progress and n % 25 == 0:
             progress(f"ingest {conv.sample_id}", n, len(conv.turns))
     return time.perf_counter() - start

@@ -22,7 +22,7 @@ from cairn.core.memory.retention.keeper import Retention, SweepReport
 from cairn.core.memory.retrieval import retrieve
 from cairn.core.memory.retrieval.embed import Embedder, QueryCache, make_embedder
 from cairn.core.memory.retrieval.ranker import Ranker, ranker_for
-from cairn.core.memory.retrieval.vectors import Vectors, key_text
+from cairn.core.memory.retrieval.vectors import Vectors
 from cairn.core.memory.storage import erase, store, store_retention
 from cairn.core.memory.storage.clients import Clients, check_name
 from cairn.core.memory.storage.columns import check_kind, check_source, source_columns, unique
@@ -104,15 +104,19 @@ class MemoryBank:
         return self.intake.embed(keys)
 
     def remember(self, text: str, *, kind: str = "note", source: Source | None = None,
-                 pinned: bool = False, importance: float | None = None, client: str | None = None) -> Memory:
+                 pinned: bool = False, importance: float | None = None, client: str | None = None,
+                 continues: bool = False) -> Memory:
         """Store a new memory and return it. Its importance is scored from its information
         content unless given; a near-duplicate of a recent memory is merged into it (the returned
-        memory then has ``replaced_by`` set). ``client``: the program that wrote it (None: the user)."""
+        memory then has ``replaced_by`` set). ``client``: the program that wrote it (None: the user).
+        ``continues``: a message of a conversation log, which joins the memory of the same speaker's
+        message just before when it follows it closely (:mod:`~cairn.core.memory.retention.bursts`)."""
         text = self._check(text)
         if importance is not None and not 0.0 <= importance <= 1.0:
             raise InvalidInput(f"Importance must be between 0 and 1, got {importance}.")
         who = check_name(client) if client is not None else None
-        return self.intake.remember(text, check_kind(kind), check_source(source or Source()), pinned, importance, who)
+        return self.intake.remember(text, check_kind(kind), check_source(source or Source()), pinned, importance, who,
+                                    continues)
 
     def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> tuple[Memory, np.ndarray | None]:
         """Row + vector + full text of one memory (inside the caller's transaction), unscored.
@@ -121,10 +125,13 @@ class MemoryBank:
         return self.intake.insert_row(conn, values, vector)
 
     def log_turn(self, conversation: str, text: str, *, speaker: str | None = None, turn: str | None = None,
-                 at: float | None = None, pinned: bool = False, memorable: bool = True) -> TurnResult:
+                 at: float | None = None, pinned: bool = False, memorable: bool = True,
+                 continues: bool = True) -> TurnResult:
         """Log one conversation turn; keep it as a memory too when it carries information
-        (``memorable=False``: log only, e.g. a question to the assistant)."""
-        return self.intake.log_turn(conversation, text, speaker, turn, at, pinned, memorable)
+        (``memorable=False``: log only, e.g. a question to the assistant). A turn right after the
+        same speaker's previous one continues its memory (a burst of messages) unless
+        ``continues=False`` (e.g. when someone who is not logged replied in between)."""
+        return self.intake.log_turn(conversation, text, speaker, turn, at, pinned, memorable, continues)
 
     def summarise(self, conversation: str, summariser: consolidate.Summariser,
                   after_log_id: int = 0) -> list[Memory]:
@@ -174,17 +181,7 @@ class MemoryBank:
             changed = tuple(f for f in EDITABLE if before[f] != after[f])
             if not changed:
                 raise _Unchanged(old)
-            code = None
-            if key_text(old.text, old.source.speaker) != key_text(new.text, new.source.speaker):
-                self.intake.ensure_embedder(conn)
-                vector = self.intake.embed([key_text(new.text, new.source.speaker)])[0]
-                code = self.vectors.put(conn, memory_id, vector, active=not new.forgotten)
-                store.fts_put(conn, memory_id, new.source.speaker, new.text, store.fts_context(conn, memory_id))
-                for neighbour in store.adjacent_in_source(conn, new):
-                    if neighbour is not None:  # its context held the old text
-                        erase.relink(conn, neighbour)
-                store.df_add(conn, old.text, -1)
-                store.df_add(conn, new.text, +1)
+            code = self.intake.retext(conn, old, new)
             store.add_history(conn, new.uid, "update", new.updated_at, snapshot(old, changed),
                               snapshot(new, changed), reason)
         if code is not None and not new.forgotten:

@@ -7,6 +7,7 @@ An object the bank owns (``bank.intake``); it calls the store and retention, nev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,15 +17,18 @@ import numpy as np
 from cairn.core.clock import Clock
 from cairn.core.config import Settings
 from cairn.core.errors import EmbedderMismatch, ModelLoadError
+from cairn.core.memory.retention import bursts
 from cairn.core.memory.retention.importance import Background, worth_storing
 from cairn.core.memory.retention.keeper import Retention
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.vectors import Vectors, key_text
-from cairn.core.memory.storage import store, store_retention
+from cairn.core.memory.storage import erase, store, store_retention
 from cairn.core.memory.storage.columns import new_values, source_of
 from cairn.core.memory.storage.db import Database
 from cairn.core.memory.storage.records import Memory, Source, snapshot
 from cairn.core.memory.storage.textcheck import check_text
+
+Codes = list[tuple[int, np.ndarray]]  # (memory id, code) pairs for the in-memory vector index
 
 
 @dataclass(frozen=True)
@@ -113,27 +117,89 @@ class Intake:
     # ---- arrival ----------------------------------------------------------------------------
 
     def remember(self, text: str, kind: str, source: Source, pinned: bool, importance: float | None,
-                 client: str | None = None) -> Memory:
+                 client: str | None = None, continues: bool = False) -> Memory:
         """Store one checked memory (see :meth:`cairn.core.memory.bank.MemoryBank.remember`)."""
         vector = self.embed([key_text(text, source.speaker)])[0]
         values = {**new_values(text, kind, source, pinned, self.clock.now()), "client": client}
         background = self.retention.prescore(text)
         with self.db.atomic() as conn:
-            memory, code = self.store(conn, values, vector, importance, None, background)
-        self.vectors.after_commit_add(memory.id, code)
+            memory, codes = self.store(conn, values, vector, importance, None, background, continues)
+        self._index(codes)
         return memory
 
     def store(self, conn: Any, values: dict[str, Any], vector: np.ndarray, importance: float | None,
-              previous_text: str | None, background: Background) -> tuple[Memory, np.ndarray | None]:
-        """Insert a memory scored on arrival, then consolidate it with its recent neighbours.
+              previous_text: str | None, background: Background, continues: bool = False) -> tuple[Memory, Codes]:
+        """Insert a memory scored on arrival: as the continuation of the same speaker's message just
+        before (:mod:`~cairn.core.memory.retention.bursts`), else on its own, consolidated with its
+        recent neighbours.
 
-        Returns it and, if it stayed live, its code for the in-memory index."""
+        Returns it and the (id, code) pairs the in-memory index takes once the transaction commits."""
         self.ensure_embedder(conn)  # before comparing vectors
         assessed = self.retention.assess(conn, values["text"], source_of(values), vector, previous_text, background)
-        memory, code = self.insert_row(conn, self.retention.scored(values, assessed, importance), vector)
+        scored = self.retention.scored(values, assessed, importance)
+        copy = any(n.similarity >= self.settings.retention.duplicate_similarity
+                   and n.speaker == values["source_speaker"] for n in assessed.near)
+        burst = bursts.continued(conn, scored, self.settings.retention) if continues and not copy else None
+        if burst is not None:
+            return self._continue(conn, scored, vector, *burst)
+        memory, code = self.insert_row(conn, scored, vector)
         store.add_history(conn, memory.uid, "add", memory.created_at, None, snapshot(memory))
         memory = self.retention.consolidate(conn, memory, assessed.near)
-        return memory, None if memory.replaced_by else code
+        return memory, [] if memory.replaced_by or code is None else [(memory.id, code)]
+
+    def _continue(self, conn: Any, values: dict[str, Any], vector: np.ndarray, target: Memory,
+                  gap: float) -> tuple[Memory, Codes]:
+        """The message joins ``target``, which is scored again as the longer text it becomes; the
+        message's own row stays, hidden, pointing there."""
+        now = values["created_at"]
+        hidden = {**values, "forgotten_at": now, "forgotten_by": "merged", "replaced_by": target.id}
+        message, _ = self.insert_row(conn, hidden, vector)
+        store.add_history(conn, message.uid, "add", now, None, snapshot(message))
+        text = f"{target.text}{bursts.JOIN}{message.text}"
+        grown_vector = self.embed([key_text(text, target.source.speaker)])[0]
+        before = store.previous_in_source(conn, str(target.source.ref), target.id, live=True)
+        previous = before.text if before is not None and before.source.speaker != target.source.speaker else None
+        assessed = self.retention.assess(conn, text, target.source, grown_vector, previous,
+                                         self.retention.prescore(text), itself=target.id)
+        rescored = self.retention.scored({**values, "text": text}, assessed, None)
+        turns = list(dict.fromkeys([*target.source.turns, *message.source.turns]))
+        store.update_memory(conn, target.id, {
+            "text": text, "source_turns": json.dumps(turns), "importance": rescored["importance"],
+            "importance_parts": rescored["importance_parts"],
+            "strength": max(target.strength, rescored["strength"]), "updated_at": now})
+        grown = store.get_memory(conn, target.id)
+        assert grown is not None
+        code = self.retext(conn, target, grown, grown_vector)
+        why = f"{bursts.CONTINUED}: the same speaker's next message, {gap:.0f} s later"
+        store.add_history(conn, target.uid, "merge", now, {"text": target.text, "turns": list(target.source.turns)},
+                          {"text": grown.text, "turns": turns, "merged": message.uid}, why)
+        store.add_history(conn, message.uid, "merge", now, {"forgotten_at": None},
+                          {"forgotten_at": now, "merged_into": target.uid}, why)
+        return message, [] if code is None else [(target.id, code)]
+
+    def retext(self, conn: Any, old: Memory, new: Memory, vector: np.ndarray | None = None) -> np.ndarray | None:
+        """After a memory's text changed (``old`` -> ``new``): its vector (``vector`` when already
+        embedded), full text, word counts and its neighbours' context follow. Returns its new code
+        for the in-memory index, if it is live."""
+        if key_text(old.text, old.source.speaker) == key_text(new.text, new.source.speaker):
+            return None
+        self.ensure_embedder(conn)
+        if vector is None:
+            vector = self.embed([key_text(new.text, new.source.speaker)])[0]
+        code = self.vectors.put(conn, new.id, vector, active=not new.forgotten)
+        store.fts_put(conn, new.id, new.source.speaker, new.text, store.fts_context(conn, new.id))
+        for neighbour in store.adjacent_in_source(conn, new):
+            if neighbour is not None:  # its context held the old text
+                erase.relink(conn, neighbour)
+        store.df_add(conn, old.text, -1)
+        store.df_add(conn, new.text, +1)
+        return None if new.forgotten else code
+
+    def _index(self, codes: Codes) -> None:
+        """Bring the in-memory index up to date after a commit."""
+        for memory_id, code in codes:
+            self.vectors.after_commit_remove(memory_id)
+            self.vectors.after_commit_add(memory_id, code)
 
     def insert_row(self, conn: Any, values: dict[str, Any], vector: np.ndarray) -> tuple[Memory, np.ndarray | None]:
         """Row + vector + full text of one memory (inside the caller's transaction).
@@ -150,7 +216,7 @@ class Intake:
         return memory, code if live else None
 
     def log_turn(self, conversation: str, text: str, speaker: str | None, turn: str | None, at: float | None,
-                 pinned: bool, memorable: bool) -> TurnResult:
+                 pinned: bool, memorable: bool, continues: bool = True) -> TurnResult:
         """Log one conversation turn (see :meth:`cairn.core.memory.bank.MemoryBank.log_turn`)."""
         limit = self.settings.memory.max_text_bytes
         text = check_text(text, limit, "Turn text")
@@ -168,9 +234,10 @@ class Intake:
             before = store_retention.last_turn(conn, conversation, log_id)
             previous = before.text if before is not None and before.speaker != speaker else None
             values = new_values(text, "conversation", source, pinned, self.clock.now())
-            memory, code = self.store(conn, values, vector, None, previous, background)
+            memory, codes = self.store(conn, values, vector, None, previous, background,
+                                       continues and previous is None)
             store_retention.link_turn(conn, log_id, memory.id)
-        self.vectors.after_commit_add(memory.id, code)
+        self._index(codes)
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
         return TurnResult(log_id, memory, reason)
 
@@ -178,9 +245,9 @@ class Intake:
 def _link_context(conn: Any, memory: Memory) -> str:
     """Neighbouring-turn context: the previous memory of the same source goes into this one's
     context, and this one into the previous one's."""
-    if not memory.source.ref:
+    if not memory.source.ref or memory.forgotten:
         return ""
-    prev = store.previous_in_source(conn, memory.source.ref, memory.id)
+    prev = store.previous_in_source(conn, memory.source.ref, memory.id, live=True)
     if prev is None:
         return ""
     line = key_text(memory.text, memory.source.speaker)

@@ -112,9 +112,13 @@ class Retention:
         return FixedBackground(self.background.id, bits)
 
     def assess(self, conn: Any, text: str, source: Source, vector: np.ndarray,
-               previous_text: str | None, background: Background) -> Assessment:
-        """Importance of a new text, and its closest recent memories."""
+               previous_text: str | None, background: Background, itself: int | None = None) -> Assessment:
+        """Importance of a new text, and its closest recent memories (``itself``: the memory whose
+        grown text this is, left out of them)."""
         ids, matrix = store_retention.recent_vectors(conn, source.ref, NEIGHBOURS)
+        if itself in ids:
+            keep = [n for n, i in enumerate(ids) if i != itself]
+            ids, matrix = [ids[n] for n in keep], matrix[keep]
         sims = matrix @ np.asarray(vector, dtype=np.float32) if ids else np.zeros(0)
         content = content_words(words(text))
         context = Context(store.approximate_count(conn), store.document_frequency(conn, sorted(set(content))),

@@ -256,13 +256,17 @@ def source_neighbours(conn: Any, places: list[tuple[str | None, int]]) -> list[M
 
 
 def purge_closure(conn: Any, memories: list[Memory]) -> list[Memory]:
-    """What purging ``memories`` must erase: them, the copies merged into them (transitively), and
-    the facts extracted from the same conversation turns."""
+    """What purging ``memories`` must erase: them, the copies merged into them (transitively), the
+    memory a copy was merged into when that holds its text (a continued message), and the facts
+    extracted from the same conversation turns."""
     out = {m.id: m for m in memories}
     frontier = list(memories)
     while frontier:
         m = frontier.pop()
         rows = conn.execute(f"{_SELECT} WHERE replaced_by = ?", (m.id,)).fetchall()
+        if m.replaced_by is not None:
+            rows += [r for r in conn.execute(f"{_SELECT} WHERE id = ?", (m.replaced_by,)).fetchall()
+                     if m.text in r[COLUMNS.index("text")]]
         if m.source.ref and m.source.turns:
             rows += [r for r in conn.execute(f"{_SELECT} WHERE kind = 'fact' AND source_ref = ? AND id != ?",
                                              (m.source.ref, m.id)).fetchall()
@@ -274,8 +278,10 @@ def purge_closure(conn: Any, memories: list[Memory]) -> list[Memory]:
     return list(out.values())
 
 
-def previous_in_source(conn: Any, source_ref: str, before: int) -> Memory | None:
-    row = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id < ? ORDER BY id DESC LIMIT 1",
+def previous_in_source(conn: Any, source_ref: str, before: int, live: bool = False) -> Memory | None:
+    """The memory just before id ``before`` from the same source (``live``: the live one)."""
+    hidden = " AND forgotten_at IS NULL" if live else ""
+    row = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id < ?{hidden} ORDER BY id DESC LIMIT 1",
                        (source_ref, before)).fetchone()
     return _row_to_memory(row) if row else None
 

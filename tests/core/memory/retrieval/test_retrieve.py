@@ -32,7 +32,7 @@ def test_speaker_named_in_the_query_rises(bank: MemoryBank) -> None:
 
 
 def test_neighbouring_turn_answers_the_question(bank: MemoryBank) -> None:
-    filler = [("Ana", f"unrelated chatter number {i} about weather") for i in range(30)]
+    filler = [("Cy" if i % 2 else "Dee", f"unrelated chatter number {i} about weather") for i in range(30)]
     ids = chat(bank, [*filler, ("Ben", "What did you name the telescope you built?"), ("Ana", "Stargazer!"), *filler])
     answer = ids[31]
     with_n = [h.memory.id for h in bank.recall("name of the telescope", k=3, touch=False)]

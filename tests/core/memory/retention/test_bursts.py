@@ -1,0 +1,86 @@
+"""Bursts: a thought sent as several messages in a row becomes one memory, and only then."""
+
+from pathlib import Path
+
+import pytest
+
+from cairn.core.clock import ManualClock
+from cairn.core.config import Settings, from_mapping
+from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.storage.records import Memory, Source
+
+BURST = ["so guess what happened today", "I got the job at the Lisbon aquarium", "starting on 3 March!"]
+
+
+def live(bank: MemoryBank) -> list[Memory]:
+    return bank.list("live")
+
+
+def send(bank: MemoryBank, clock: ManualClock, messages: list[tuple[str, str]], gap: float = 20.0) -> None:
+    for n, (who, text) in enumerate(messages, start=1):
+        bank.log_turn("chat-1", text, speaker=who, turn=f"D1:{n}")
+        clock.advance(gap)
+
+
+@pytest.fixture
+def fast(isolated_home: Path, clock: ManualClock):  # type: ignore[no-untyped-def]
+    """A bank with the in-memory vector index, so a grown memory's new vector must reach it."""
+    b = MemoryBank.open(isolated_home / "memory.db", Settings(), clock=clock, in_memory_index=True)
+    yield b
+    b.close()
+
+
+def test_a_burst_of_messages_is_one_memory_with_every_turn(fast: MemoryBank, clock: ManualClock) -> None:
+    send(fast, clock, [("Ana", text) for text in BURST])
+    [memory] = live(fast)
+    assert memory.text == " ".join(BURST)
+    assert memory.source.turns == ("D1:1", "D1:2", "D1:3") and memory.source.speaker == "Ana"
+    hidden = [m for m in fast.list("all") if m.forgotten]
+    assert len(hidden) == 2 and all(m.replaced_by == memory.id and m.forgotten_by == "merged" for m in hidden)
+    assert [h.memory.id for h in fast.recall("When does Ana start at the aquarium?", k=1, touch=False)] == [memory.id]
+    reasons = [h.reason or "" for h in fast.history(memory.id) if h.action == "merge"]
+    assert len(reasons) == 2 and all(r.startswith("continued") for r in reasons)
+
+
+def test_the_grown_memory_is_scored_again_as_its_whole_text(bank: MemoryBank, clock: ManualClock) -> None:
+    send(bank, clock, [("Ana", "guess what happened"), ("Ana", "my flight to Oslo is next Friday at 7:40")])
+    [memory] = live(bank)
+    assert memory.importance_parts["numbers"] > 0 and memory.importance_parts["time_refs"] > 0
+
+
+@pytest.mark.parametrize("case", ["other speaker between", "too late", "switched off", "too long"])
+def test_what_is_not_a_burst_stays_apart(isolated_home: Path, clock: ManualClock, case: str) -> None:
+    settings = from_mapping({"retention": {"burst_seconds": 0.0 if case == "switched off" else 120.0,
+                                           "burst_chars": 30 if case == "too long" else 800}})
+    with MemoryBank.open(isolated_home / "memory.db", settings, clock=clock) as bank:
+        first = ("Ana", "I got the job at the Lisbon aquarium")
+        second = ("Ana", "starting on 3 March with the penguins")
+        between = [("Ben", "ok")] if case == "other speaker between" else []  # log only, yet someone spoke
+        send(bank, clock, [first, *between, second], gap=600.0 if case == "too late" else 20.0)
+        assert sorted(m.text for m in live(bank)) == [first[1], second[1]]
+
+
+def test_remember_and_the_assistants_own_log_never_join_messages(bank: MemoryBank) -> None:
+    source = Source("conversation", "chat-1", ("T1",), None, "me")
+    a = bank.remember("My sister moved to Porto", source=source)
+    b = bank.remember("I am allergic to penicillin", source=source)
+    c = bank.log_turn("chat-1", "I take the 8:10 train", speaker="me", continues=False).memory
+    assert c is not None and len({a.id, b.id, c.id}) == 3 and len(live(bank)) == 3
+    d = bank.remember("and I work nights on Fridays", kind="conversation", source=source, continues=True)
+    assert d.replaced_by == c.id
+
+
+def test_a_repeated_message_merges_as_a_copy_not_as_more_text(bank: MemoryBank, clock: ManualClock) -> None:
+    send(bank, clock, [("Ana", BURST[1]), ("Ana", BURST[1])])
+    [memory] = live(bank)
+    assert memory.text == BURST[1] and memory.source.turns == ("D1:1", "D1:2")
+
+
+def test_purging_one_message_of_a_burst_erases_its_text_everywhere(bank: MemoryBank, isolated_home: Path,
+                                                                    clock: ManualClock) -> None:
+    send(bank, clock, [("Ana", "so guess what happened today"), ("Ana", "my Xylophorix results came back")])
+    message = next(m for m in bank.list("all") if m.text == "my Xylophorix results came back")
+    bank.purge(message.id)
+    assert all("Xylophorix" not in m.text for m in bank.list("all"))
+    assert bank.db.conn.execute("SELECT rowid FROM memory_fts WHERE memory_fts MATCH 'Xylophorix'").fetchall() == []
+    assert live(bank) == [] and not any(b"Xylophorix" in f.read_bytes() for f in isolated_home.glob("memory.db*"))
