@@ -17,7 +17,7 @@ import numpy as np
 from cairn.core.clock import Clock
 from cairn.core.config import Settings
 from cairn.core.errors import EmbedderMismatch, ModelLoadError
-from cairn.core.memory.retention import bursts
+from cairn.core.memory.retention import bursts, consolidate
 from cairn.core.memory.retention.importance import Background, worth_storing
 from cairn.core.memory.retention.keeper import Retention
 from cairn.core.memory.retrieval.embed import Embedder
@@ -137,8 +137,8 @@ class Intake:
         self.ensure_embedder(conn)  # before comparing vectors
         assessed = self.retention.assess(conn, values["text"], source_of(values), vector, previous_text, background)
         scored = self.retention.scored(values, assessed, importance)
-        copy = any(n.similarity >= self.settings.retention.duplicate_similarity
-                   and n.speaker == values["source_speaker"] for n in assessed.near)
+        copy = any(consolidate.is_copy(n, values["source_speaker"], bursts.when(values),
+                                       self.settings.retention.duplicate_similarity) for n in assessed.near)
         burst = bursts.continued(conn, scored, self.settings.retention) if continues and not copy else None
         if burst is not None:
             return self._continue(conn, scored, vector, *burst)

@@ -34,10 +34,10 @@ def continued(conn: Any, values: dict[str, Any], settings: RetentionSettings) ->
     source = source_of(values)
     if settings.burst_seconds <= 0 or source.type != "conversation" or not source.ref or not source.speaker:
         return None
-    last = store.previous_in_source(conn, source.ref, 2**62)
+    last = store.previous_in_source(conn, source.ref)
     if last is None or last.source.speaker != source.speaker:
         return None
-    gap = _when(values) - (last.source.time if last.source.time is not None else last.created_at)
+    gap = when(values) - (last.source.time if last.source.time is not None else last.created_at)
     if not 0.0 <= gap <= settings.burst_seconds:
         return None
     target = last if last.replaced_by is None else store.get_memory(conn, last.replaced_by)
@@ -50,6 +50,7 @@ def continued(conn: Any, values: dict[str, Any], settings: RetentionSettings) ->
     return target, gap
 
 
-def _when(values: dict[str, Any]) -> float:
+def when(values: dict[str, Any]) -> float:
+    """A new memory's date (its column values): its source time, else when it is stored."""
     time = values.get("source_time")
     return float(time) if time is not None else float(values["created_at"])

@@ -105,6 +105,11 @@ def decide(near: list[Neighbour], text: str, speaker: str | None, when: float,
     for n in same:
         if n.similarity >= supersede and judge.contradicts(n.text, text):
             return Decision("supersede", n.id, n.similarity)
-        if n.similarity >= duplicate and abs(when - n.when) <= MERGE_WINDOW:
+        if is_copy(n, speaker, when, duplicate):
             return Decision("merge", n.id, n.similarity)
     return None
+
+
+def is_copy(n: Neighbour, speaker: str | None, when: float, duplicate: float) -> bool:
+    """A new text said by ``speaker`` at ``when`` is a near-duplicate of the recent memory ``n``."""
+    return n.speaker == speaker and n.similarity >= duplicate and abs(when - n.when) <= MERGE_WINDOW

@@ -278,11 +278,12 @@ def purge_closure(conn: Any, memories: list[Memory]) -> list[Memory]:
     return list(out.values())
 
 
-def previous_in_source(conn: Any, source_ref: str, before: int, live: bool = False) -> Memory | None:
-    """The memory just before id ``before`` from the same source (``live``: the live one)."""
-    hidden = " AND forgotten_at IS NULL" if live else ""
-    row = conn.execute(f"{_SELECT} WHERE source_ref = ? AND id < ?{hidden} ORDER BY id DESC LIMIT 1",
-                       (source_ref, before)).fetchone()
+def previous_in_source(conn: Any, source_ref: str, before: int | None = None, live: bool = False) -> Memory | None:
+    """The memory just before id ``before`` (None: the newest) from the same source (``live``:
+    the live one)."""
+    where = ("" if before is None else " AND id < ?") + (" AND forgotten_at IS NULL" if live else "")
+    args = (source_ref,) if before is None else (source_ref, before)
+    row = conn.execute(f"{_SELECT} WHERE source_ref = ?{where} ORDER BY id DESC LIMIT 1", args).fetchone()
     return _row_to_memory(row) if row else None
 
 
