@@ -21,8 +21,9 @@ TRANSPORT_ENV = "CAIRN_DAEMON_TRANSPORT"  # "tcp": loopback TCP + token only (Wi
 LOCK_NAME = "daemon.lock"
 PID_NAME = "daemon.pid"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body larger than this is refused (413) before it is read whole
-MAX_IMPORT_BYTES = 1024 * 1024 * 1024  # the limit for /v1/import, whose body is a whole export file
+MAX_IMPORT_BYTES = 1024 * 1024 * 1024  # the limit for /v1/import and /v1/conversations/import: whole files
 CLIENT_HEADER = "x-cairn-client"  # names the program calling on the user's behalf (an MCP client); absent: the user
+MAX_TURNS = 1000  # the most messages one request may log
 MAX_TOKENS = 4096  # the most tokens one chat completion may ask for
 
 # Stable error codes (the "code" of every error body) and the HTTP status each travels with.
@@ -107,6 +108,20 @@ class ConversationPurge(Strict):
     names: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(min_length=1, max_length=10_000)
     with_memories: bool = False
     reason: str | None = Field(default=None, max_length=1024)
+
+
+class TurnIn(Strict):
+    """One message of a chat history: who, what, when (a Unix time) and its id in the source."""
+
+    speaker: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1)
+    at: float = Field(ge=0.0, allow_inf_nan=False)
+    turn: str = Field(min_length=1, max_length=256)
+
+
+class TurnsIn(Strict):
+    turns: list[TurnIn] = Field(min_length=1, max_length=MAX_TURNS)
+    new: bool = False  # refuse a conversation the log already has (the first batch of an import)
 
 
 class RenameIn(Strict):

@@ -8,12 +8,13 @@ stays the only process that writes the file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from cairn.app.client import Client, quote_path
-from cairn.core import InvalidInput
+from cairn.core import InvalidInput, NotFound, ServiceError
 from cairn.core.memory import (
+    ChatMessage,
     ConversationSummary,
     HistoryEntry,
     LoggedTurn,
@@ -23,6 +24,7 @@ from cairn.core.memory import (
     RecallFilters,
     Source,
     SweepReport,
+    TurnsLogged,
 )
 
 PAGE = 1000  # memories per request when listing everything
@@ -126,8 +128,18 @@ class RemoteBank:
         return [ConversationSummary(**c) for c in data]
 
     def conversation(self, name: str) -> list[LoggedTurn]:
-        turns = self.client.request("GET", f"/v1/conversations/{quote_path(name)}")["turns"]
+        try:
+            turns = self.client.request("GET", f"/v1/conversations/{quote_path(name)}")["turns"]
+        except ServiceError as exc:
+            if exc.code == "not_found":  # the local bank's error, so both answer alike (exit code 3)
+                raise NotFound(exc.message, hint=exc.hint) from exc
+            raise
         return [LoggedTurn(**t) for t in turns]
+
+    def log_turns(self, conversation: str, messages: Sequence[ChatMessage], new: bool = False) -> TurnsLogged:
+        body = {"turns": [m.__dict__ for m in messages], "new": new}
+        result = self.client.request("POST", f"/v1/conversations/{quote_path(conversation)}/turns", body)
+        return TurnsLogged(**result)
 
     def stats(self) -> dict[str, Any]:
         status = self.client.request("GET", "/v1/status")

@@ -3,13 +3,15 @@
  * The callback runs inside llama.cpp's graph compute for every node, so it must be cheap and must
  * never block: it asks to observe only each layer's output node ("l_out-N"), and when one is
  * computed it records N and wakes the worker. The worker, a plain pthread that never takes
- * Python's GIL, then drops layer N's streamed pages behind compute (MADV_PAGEOUT, or
- * MADV_DONTNEED where the kernel lacks it) and asks the kernel to read ahead the layers after
+ * Python's GIL, then drops layer N's streamed pages behind compute (unmapped with MADV_DONTNEED,
+ * then dropped from the page cache with POSIX_FADV_DONTNEED where the system has it: reclaim by
+ * MADV_PAGEOUT is best effort and skips pages it cannot isolate at once) and asks the kernel to read ahead the layers after
  * the one now computing (MADV_WILLNEED). Units are the layers in compute order, then the output
  * head. The pure-Python fallback in cairn/core/llm/streaming.py does the same with ctypes.
  *
  * Python API (module cairn.core.llm._stream):
- *   start(get_name_address, units, ahead)  units: list of lists of (address, length)
+ *   start(get_name_address, units, ahead, fd)  units: list of lists of (address, length, file offset);
+ *                                              fd: the model file, read-only (for posix_fadvise)
  *   callback_address() -> int              the ggml_backend_sched_eval_callback to install
  *   stop() -> int                          joins the worker; returns the events it handled
  */
@@ -20,24 +22,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-
 typedef const char *(*get_name_fn)(const void *);
-typedef struct { uintptr_t addr; size_t len; } span_t;
+typedef struct { uintptr_t addr; size_t len; off_t offset; } span_t;
 typedef struct { span_t *spans; Py_ssize_t n; } unit_t;
 
 static get_name_fn get_name = NULL;
 static unit_t *units = NULL;
 static Py_ssize_t n_units = 0;
-static int ahead = 1;
+static int ahead = 1, fd = -1;
 static pthread_t worker;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int pending = -1, running = 0, drop_advice = MADV_PAGEOUT;
+static int pending = -1, running = 0;
 static long handled = 0;
 
 static bool eval_callback(void *tensor, bool ask, void *user_data) {
@@ -60,10 +59,11 @@ static void advise(Py_ssize_t u, int advice) {
         return;
     for (Py_ssize_t i = 0; i < units[u].n; i++) {
         span_t s = units[u].spans[i];
-        if (madvise((void *)s.addr, s.len, advice) != 0 && advice == MADV_PAGEOUT) {
-            drop_advice = MADV_DONTNEED;  /* an older kernel: unmap, so reclaim finds them first */
-            madvise((void *)s.addr, s.len, MADV_DONTNEED);
-        }
+        madvise((void *)s.addr, s.len, advice);
+#ifdef POSIX_FADV_DONTNEED
+        if (advice == MADV_DONTNEED && fd >= 0)  /* unmapped now: the page cache may let them go */
+            posix_fadvise(fd, s.offset, (off_t)s.len, POSIX_FADV_DONTNEED);
+#endif
     }
 }
 
@@ -77,9 +77,9 @@ static void on_layer_done(int layer) {
         return;
     int from = (last < 0 || last == layer) ? layer : (last + 1) % n_layers;
     for (int l = from;; l = (l + 1) % n_layers) {
-        advise(l, drop_advice);
+        advise(l, MADV_DONTNEED);
         if (l == 0)
-            advise(n_units - 1, drop_advice);  /* the output head ran just before layer 0 of this token */
+            advise(n_units - 1, MADV_DONTNEED);  /* the output head ran just before layer 0 of this token */
         if (l == layer)
             break;
     }
@@ -129,11 +129,12 @@ static int read_units(PyObject *list) {
         if (units[u].spans == NULL)
             return -1;
         for (Py_ssize_t i = 0; i < units[u].n; i++) {
-            unsigned long long addr, len;
-            if (!PyArg_ParseTuple(PyList_GetItem(spans, i), "KK", &addr, &len))
+            unsigned long long addr, len, offset;
+            if (!PyArg_ParseTuple(PyList_GetItem(spans, i), "KKK", &addr, &len, &offset))
                 return -1;
             units[u].spans[i].addr = (uintptr_t)addr;
             units[u].spans[i].len = (size_t)len;
+            units[u].spans[i].offset = (off_t)offset;
         }
     }
     return 0;
@@ -142,8 +143,8 @@ static int read_units(PyObject *list) {
 static PyObject *start(PyObject *self, PyObject *args) {
     unsigned long long name_addr;
     PyObject *list;
-    int want_ahead;
-    if (!PyArg_ParseTuple(args, "KO!i", &name_addr, &PyList_Type, &list, &want_ahead))
+    int want_ahead, want_fd;
+    if (!PyArg_ParseTuple(args, "KO!ii", &name_addr, &PyList_Type, &list, &want_ahead, &want_fd))
         return NULL;
     if (running) {
         PyErr_SetString(PyExc_RuntimeError, "a stream is already running in this process");
@@ -152,11 +153,12 @@ static PyObject *start(PyObject *self, PyObject *args) {
     if (read_units(list) != 0) {
         free_units();
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "units must be lists of (address, length) tuples");
+            PyErr_SetString(PyExc_ValueError, "units must be lists of (address, length, offset) tuples");
         return NULL;
     }
     get_name = (get_name_fn)(uintptr_t)name_addr;
     ahead = want_ahead < 1 ? 1 : want_ahead;
+    fd = want_fd;
     pending = -1;
     last = -1;
     handled = 0;
@@ -189,7 +191,7 @@ static PyObject *callback_address(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"start", start, METH_VARARGS, "start(get_name_address, units, ahead): start the prefetch thread"},
+    {"start", start, METH_VARARGS, "start(get_name_address, units, ahead, fd): start the prefetch thread"},
     {"stop", stop, METH_NOARGS, "stop() -> events handled"},
     {"callback_address", callback_address, METH_NOARGS, "the eval callback's address"},
     {NULL, NULL, 0, NULL},

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-from cairn.app.cli.context import get_app, json_option
+from cairn.app.cli.context import FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, shorten
-from cairn.core import iso
+from cairn.app.protocol import MAX_TURNS
+from cairn.app.remote import RemoteBank
+from cairn.core import CairnError, InvalidInput, NotFound, iso
+from cairn.core.memory import ChatLog, MemoryBank, chat_batches, parse_chat
+
+MAX_CHAT_BYTES = 256 * 1024 * 1024  # a chat file larger than this is refused before it is read whole
+BATCH_BYTES = 1024 * 1024  # the text sent to the daemon per request, at most (its body limit is 4 MiB)
+BATCH_TURNS = min(200, MAX_TURNS)  # messages per request: the progress bar moves, other clients get turns
 
 
 @click.group()
@@ -85,3 +95,74 @@ def rename(old: str, new: str) -> None:
         emit_json(result)
     else:
         click.echo(f"Renamed {old!r} to {new!r} ({len(result['memories'])} memories now name it as their source).")
+
+
+@conversations.command("import")
+@click.argument("path", type=FilePath(dir_okay=False, path_type=Path, allow_dash=True))
+@click.option("--name", help="The conversation's name in the log (default: the file's name).")
+@click.option("--dates", type=click.Choice(["auto", "dmy", "mdy"]), default="auto", show_default=True,
+              help="Date order of a text export: day first, month first, or worked out from the dates.")
+@json_option
+def import_cmd(path: Path, name: str | None, dates: str) -> None:
+    """Read a chat history into the log and memory: a messaging app's text export
+    ("29.12.2023, 22:42 - Anna: text", "[29.12.23, 22:42:04] Anna: text") or LoCoMo-format JSON.
+    Every message keeps its speaker, its own time and its line; messages sent one after another
+    by the same person join one memory. The whole file is read and checked first."""
+    app = get_app()
+    text = read_text("-" if str(path) == "-" else None, None if str(path) == "-" else path, "chat file",
+                     MAX_CHAT_BYTES)
+    logs = parse_chat(text, name or (path.stem if str(path) != "-" else "imported chat"), dates)
+    if name and len(logs) > 1:
+        raise click.UsageError(f"{path} holds {len(logs)} conversations; --name fits a file with one.")
+    bank = app.bank()
+    taken = [log.name for log in logs if _exists(bank, log.name)]
+    if taken:
+        raise InvalidInput(f"Already in the log: {', '.join(map(repr, taken))}; nothing was imported.",
+                           hint="Use --name, or purge the old conversation first (`cairn conversations purge`).")
+    results = [_import_one(bank, log, app.as_json) for log in logs]
+    if app.as_json:
+        emit_json(results)
+    for log, r in [] if app.as_json else zip(logs, results, strict=True):
+        click.echo(_summary(log, r))
+
+
+def _exists(bank: MemoryBank | RemoteBank, name: str) -> bool:
+    try:
+        return bool(bank.conversation(name))
+    except NotFound:
+        return False
+
+
+def _import_one(bank: MemoryBank | RemoteBank, log: ChatLog, quiet: bool) -> dict[str, int | str]:
+    totals = {"logged": 0, "stored": 0, "joined": 0, "log_only": 0}
+    with click.progressbar(length=len(log.messages), label=log.name, file=sys.stderr,
+                           hidden=quiet or not sys.stderr.isatty()) as bar:
+        for batch in chat_batches(log.messages, BATCH_TURNS, BATCH_BYTES):
+            try:
+                r = bank.log_turns(log.name, batch, new=totals["logged"] == 0)
+            except CairnError:
+                if totals["logged"]:
+                    click.echo(f"Stopped after {totals['logged']} of {len(log.messages)} messages of {log.name!r}; "
+                               f"those stay logged (`cairn conversations purge {log.name!r} --with-memories` "
+                               "removes them).", err=True)
+                raise
+            for key in totals:
+                totals[key] += getattr(r, key)
+            bar.update(len(batch))
+    return {"conversation": log.name, **totals, "skipped": log.skipped}
+
+
+def _summary(log: ChatLog, r: dict[str, int | str]) -> str:
+    speakers = sorted({m.speaker for m in log.messages})
+    first, last = iso(log.messages[0].at)[:10], iso(log.messages[-1].at)[:10]
+    who = ", ".join(speakers[:-1]) + f" and {speakers[-1]}" if len(speakers) > 1 else speakers[0]
+    lines = [f"Imported {log.name!r}: {_n(r['logged'], 'message')} from {who}, {first} .. {last}.",
+             f"  {_n(r['stored'], 'new memory', 'new memories')}, {_n(r['joined'], 'message')} joined the one "
+             f"before (bursts, copies), {r['log_only']} kept in the log only."]
+    if log.skipped:
+        lines.append(f"  {_n(log.skipped, 'line')} skipped (system messages and media placeholders).")
+    return "\n".join(lines)
+
+
+def _n(count: int | str, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"

@@ -3,6 +3,7 @@ history, why), export and import, conversations, the gate and sweeps."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
@@ -26,9 +27,24 @@ from cairn.app.protocol import (
     ScopeIn,
     SearchIn,
     SweepIn,
+    TurnsIn,
 )
-from cairn.core import NotPermitted
-from cairn.core.memory import MAX_K, Memory, MemoryBank, MemoryId, RecallFilters, Source, decode_utf8, transfer
+from cairn.core import InvalidInput, NotFound, NotPermitted
+from cairn.core.memory import (
+    MAX_K,
+    ChatLog,
+    ChatMessage,
+    Memory,
+    MemoryBank,
+    MemoryId,
+    RecallFilters,
+    Source,
+    TurnsLogged,
+    chat_batches,
+    decode_utf8,
+    parse_chat,
+    transfer,
+)
 
 router = APIRouter(tags=["memory"])
 R = TypeVar("R")
@@ -246,6 +262,50 @@ async def rename_conversation(request: Request, name: Annotated[str, Path(min_le
     result = await engine.bank.call(lambda b: b.rename_conversation(name, body.name))
     await engine.ask(lambda a: engine.renamed(a, name, body.name))
     return result
+
+
+@router.post("/v1/conversations/import", summary="Read a chat history file (a chat app's export, LoCoMo JSON)",
+             openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}}},
+                                            "required": True}})
+async def import_chat(request: Request, name: str = Query("imported chat", min_length=1, max_length=256),
+                      dates: Literal["auto", "dmy", "mdy"] = "auto") -> dict[str, Any]:
+    await _allow(request, write=True)
+    logs = parse_chat(decode_utf8(await request.body(), "chat file"), name, dates)
+    engine = engine_of(request)
+    taken = await engine.bank.call(lambda b: [log.name for log in logs if _logged(b, log.name)])
+    if taken:
+        raise InvalidInput(f"Already in the log: {', '.join(map(repr, taken))}; nothing was imported.",
+                           hint="Import it under another name, or purge the old conversation first.")
+    return {"data": [await _import_log(request, log) for log in logs]}
+
+
+def _logged(bank: MemoryBank, name: str) -> bool:
+    try:
+        return bool(bank.conversation(name))
+    except NotFound:
+        return False
+
+
+def _log(name: str, batch: list[ChatMessage], new: bool, bank: MemoryBank) -> TurnsLogged:
+    return bank.log_turns(name, batch, new)
+
+
+async def _import_log(request: Request, log: ChatLog) -> dict[str, Any]:
+    """One conversation, a batch per bank call, so chat and other clients get turns in between."""
+    totals = {"conversation": log.name, "logged": 0, "stored": 0, "joined": 0, "log_only": 0, "skipped": log.skipped}
+    for n, batch in enumerate(chat_batches(log.messages)):
+        r = await engine_of(request).bank.call(functools.partial(_log, log.name, batch, n == 0))
+        for key in ("logged", "stored", "joined", "log_only"):
+            totals[key] += getattr(r, key)
+    return totals
+
+
+@router.post("/v1/conversations/{name}/turns", summary="Log a batch of messages (a chat history), in order")
+async def log_turns(request: Request, name: Annotated[str, Path(min_length=1, max_length=4096)],
+                    body: TurnsIn) -> dict[str, Any]:
+    messages = [ChatMessage(t.speaker, t.text, t.at, t.turn) for t in body.turns]
+    result = await _write(request, lambda b: b.log_turns(name, messages, body.new))
+    return result.to_dict()
 
 
 @router.post("/v1/conversations/purge", summary="Erase several conversations from the log: all, or none")

@@ -25,6 +25,7 @@ from cairn.app.protocol import API_VERSION, MAX_BODY_BYTES, MAX_IMPORT_BYTES, an
 from cairn.core import InvalidInput, StorageError
 
 log = logging.getLogger(__name__)
+IMPORTS = ("/v1/import", "/v1/conversations/import")  # whole files: MAX_IMPORT_BYTES instead of MAX_BODY_BYTES
 IDLE_CHECK_S = 5.0
 MAX_SOCKET_PATH = 104  # bytes: the smallest sun_path limit (macOS); Linux allows 107
 
@@ -48,7 +49,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        limit = MAX_IMPORT_BYTES if scope.get("path") == "/v1/import" else MAX_BODY_BYTES
+        limit = MAX_IMPORT_BYTES if scope.get("path") in IMPORTS else MAX_BODY_BYTES
         refusal = self._refusal(headers, limit)
         if refusal is not None:
             await errors.respond(*refusal)(scope, receive, send)

@@ -50,8 +50,9 @@ class Transcript:
         live = [f"**Cairn:** {self.streaming}"] if self.streaming else []
         return "\n\n".join(self.parts + live)
 
-    def user(self, text: str) -> None:
-        self.parts.append(f"**You:** {_escape(text)}")
+    def user(self, text: str, speaker: str | None = None) -> None:
+        """A turn of yours, or of ``speaker`` in a conversation with several (an imported chat)."""
+        self.parts.append(f"**{_escape(speaker) if speaker else 'You'}:** {_escape(text)}")
 
     def answer(self, text: str, ext: dict[str, Any] | None) -> None:
         self.streaming = ""
@@ -185,9 +186,10 @@ class ChatView(QWidget):
         """A resumed conversation: what you said (the log keeps your turns; Cairn's replies are
         not stored, and the conversation goes on from its saved cache)."""
         self.conversation, self.transcript = name, Transcript()
+        several = len({t.get("speaker") for t in turns}) > 1  # an imported chat: say who said what
         for t in turns:
-            self.transcript.user(t["text"])
-        if turns:
+            self.transcript.user(t["text"], t.get("speaker") if several else None)
+        if turns and not several:
             self.transcript.parts.append("> *Cairn's earlier replies are not in the log; the conversation continues from here.*")
         self.view.setMarkdown(self.transcript.markdown())
 

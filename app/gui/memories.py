@@ -1,6 +1,6 @@
 """The memory browser: hybrid search with filters, a detail pane (text, provenance, importance and
 its parts, strength, history) and the actions: add, edit, pin, forget, restore, purge (confirmed),
-import and export."""
+import and export, and importing a chat history (a chat app's export) through the daemon."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from cairn.app.gui.tasks import Tasks, named
 from cairn.core import CairnError, iso, parse_when
 
 OnError = Callable[[BaseException], None]
+CHAT_FILES = "Chat exports (*.txt *.json);;All files (*)"
 
 
 class Dialogs:
@@ -46,9 +47,12 @@ class Dialogs:
         got, ok = QInputDialog.getMultiLineText(parent, title, label, value)
         return got if ok and got.strip() else None
 
-    def open_file(self, parent: QWidget, title: str) -> Path | None:
-        name, _ = QFileDialog.getOpenFileName(parent, title, "", "Cairn export (*.jsonl);;All files (*)")
+    def open_file(self, parent: QWidget, title: str, kinds: str = "Cairn export (*.jsonl);;All files (*)") -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(parent, title, "", kinds)
         return Path(name) if name else None
+
+    def inform(self, parent: QWidget, title: str, text: str) -> None:
+        QMessageBox.information(parent, title, text)
 
     def save_file(self, parent: QWidget, title: str) -> Path | None:
         name, _ = QFileDialog.getSaveFileName(parent, title, "cairn-export.jsonl", "Cairn export (*.jsonl)")
@@ -57,6 +61,7 @@ class Dialogs:
 
 class MemoryBrowser(QWidget):
     open_conversation = Signal(str)  # "jump to the source turn": the conversation a memory came from
+    conversations_changed = Signal()  # a chat history was imported: the chat view's list is stale
     def __init__(self, tasks: Tasks, parent: QWidget | None = None, on_error: OnError | None = None,
                  dialogs: Dialogs | None = None) -> None:
         super().__init__(parent)
@@ -100,8 +105,10 @@ class MemoryBrowser(QWidget):
         split.setSizes([420, 480])
         self.buttons = {name: named(QPushButton(name), f"{name} memory") for name in
                         ("Add", "Edit", "Pin", "Forget", "Restore", "Purge", "Import", "Export")}
+        self.buttons["Import chat"] = named(QPushButton("Import chat..."), "Import a chat history")
         actions = {"Add": self.add, "Edit": self.edit, "Pin": self.pin, "Forget": self.forget,
-                   "Restore": self.restore, "Purge": self.purge, "Import": self.import_file, "Export": self.export_file}
+                   "Restore": self.restore, "Purge": self.purge, "Import": self.import_file, "Export": self.export_file,
+                   "Import chat": self.import_chat}
         bar = QHBoxLayout()
         for name, button in self.buttons.items():
             button.clicked.connect(actions[name])
@@ -219,11 +226,31 @@ class MemoryBrowser(QWidget):
         if path is not None:
             self._act(lambda c: c.request("POST", "/v1/import", content=path.read_bytes()))
 
+    def import_chat(self) -> None:
+        """A chat app's text export or LoCoMo JSON; the daemon reads it whole, then logs it."""
+        path = self.dialogs.open_file(self, "Import a chat history", CHAT_FILES)
+        if path is None:
+            return
+
+        def done(reply: dict[str, Any]) -> None:
+            self._after()
+            self.conversations_changed.emit()
+            self.dialogs.inform(self, "Chat imported", chat_summary(reply["data"]))
+
+        self.tasks.run(lambda c: c.request("POST", "/v1/conversations/import", params={"name": path.stem},
+                                           content=path.read_bytes()), done, self.on_error)
+
     def export_file(self) -> None:
         path = self.dialogs.save_file(self, "Export memories")
         if path is not None:
             self.tasks.run(lambda c: path.write_text(c.request("GET", "/v1/export"), encoding="utf-8"),
                            None, self.on_error)
+
+
+def chat_summary(results: list[dict[str, Any]]) -> str:
+    """What an import did, a line per conversation."""
+    return "\n".join(f"{r['conversation']}: {r['logged']} messages logged, {r['stored']} new memories, "
+                     f"{r['joined']} joined the message before, {r['skipped']} lines skipped." for r in results)
 
 
 def _jump(src: dict[str, Any]) -> str:

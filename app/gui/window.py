@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.chat.open_memory.connect(self.open_memory)
         self.memories.open_conversation.connect(self.open_conversation)
+        self.memories.conversations_changed.connect(self.chat.refresh)
         self.forgetting.open_memory.connect(self.open_memory)
         self.tabs.currentChanged.connect(lambda _i: self.refresh_current())
         self._shortcuts()

@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.chatlog import locomo_turns
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.retrieve import Retrievers
 from cairn.core.memory.storage.records import Source
@@ -34,7 +34,6 @@ from cairn.core.memory.storage.scratch import ScratchIndex
 
 CATEGORIES = ("1", "2", "3", "4")
 Progress = Callable[[str, int, int], None]
-DIA_ID = 'dia_id'  # field names of the public format (the data itself is never in the repository)
 
 
 @dataclass
@@ -63,32 +62,6 @@ class Conversation:
     adversarial: list[Question] = field(default_factory=list)  # the same category-5 questions, with evidence
 
 
-# LoCoMo's "1:56 pm on 8 May, 2023"; real chats exported as "29.12.2023, 22:42:04" (REALTALK).
-TIME_FORMATS = ("%I:%M %p on %d %B, %Y", "%d.%m.%Y, %H:%M:%S", "%d.%m.%Y, %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
-TURN_TIME_KEYS = ("date_time", "time", "timestamp")  # a turn's own time, where a conversation has one
-
-
-def parse_time(text: str) -> float:
-    """A conversation's date and time as a UTC timestamp; InvalidInput naming the value otherwise."""
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(str(text).strip(), fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    raise InvalidInput(f"Unknown date format {str(text)[:60]!r}: expected LoCoMo's '1:56 pm on 8 May, 2023' "
-                       "or '29.12.2023, 22:42:04'.")
-
-
-def _turn_time(turn: dict[str, Any], session_time: float | None) -> float:
-    """The turn's own time where it has one, else its session's."""
-    own = next((turn[k] for k in TURN_TIME_KEYS if turn.get(k)), None)
-    if own is not None:
-        return parse_time(own)
-    if session_time is None:
-        raise InvalidInput(f"Turn {turn.get(DIA_ID, '?')} has no time, and neither has its session.")
-    return session_time
-
-
 def clean_evidence(raw: list[str], valid: set[str]) -> set[str]:
     """Split on separators, repair `D:11:26` -> `D11:26` and `D30:05` -> `D30:5`, drop unknown ids."""
     out = set()
@@ -114,16 +87,7 @@ def load(path: Path) -> list[Conversation]:
 def _conversation(item: dict[str, Any], path: Path) -> Conversation:
     try:
         conv = Conversation(item["sample_id"])
-        raw = item["conversation"]
-        sessions = sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k)
-                          and isinstance(raw[k], list))
-        for number, key in sessions:
-            stamp = raw.get(f"{key}_date_time")
-            when = parse_time(stamp) if stamp else None
-            for t in raw[key]:
-                said = t["text"] if "text" in t else t["clean_text"]
-                text = said + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
-                conv.turns.append(Turn(t[DIA_ID], t["speaker"], text, number, _turn_time(t, when)))
+        conv.turns = [Turn(t.dia_id, t.speaker, t.text, t.session, t.time) for t in locomo_turns(item["conversation"])]
         valid = {t.dia_id for t in conv.turns}
         for q in item.get("qa", []):
             evidence = clean_evidence(q.get("evidence", []), valid)

@@ -3,7 +3,8 @@
 After llama.cpp maps the file, :class:`Streamer` finds that mapping in ``/proc/self/maps``, locks
 the plan's resident ranges (``mlock``: the page cache can no longer evict them), and installs an
 eval callback that reports each finished layer to a prefetch thread, which drops that layer's
-streamed pages and reads the next ones ahead (``madvise``). The callback and the thread are C
+streamed pages (unmapped with ``madvise``, then dropped from the page cache with ``posix_fadvise``)
+and reads the next ones ahead (``madvise``). The callback and the thread are C
 (``native/stream.c``, the ``_stream`` extension) where it was built: a Python callback costs a
 GIL round trip on every graph node. The pure-Python fallback does the same with ctypes.
 
@@ -27,7 +28,7 @@ from cairn.core.llm.loading import LoadPlan
 
 log = logging.getLogger(__name__)
 PAGE = mmap.PAGESIZE
-MADV_WILLNEED, MADV_DONTNEED, MADV_PAGEOUT = 3, 4, 21
+MADV_WILLNEED, MADV_DONTNEED = 3, 4
 AHEAD = 1  # layers read ahead of the one computing (the plan's window is this plus one)
 
 try:  # the C helper from native/stream.c; optional
@@ -87,6 +88,15 @@ def to_addresses(ranges: tuple[tuple[int, int], ...], maps: list[tuple[int, int,
     return out
 
 
+def with_offsets(spans: list[tuple[int, int]], maps: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """(address, length) spans inside the mappings as (address, length, file offset)."""
+    out = []
+    for a, n in spans:
+        start, _end, offset = next(m for m in maps if m[0] <= a < m[1])
+        out.append((a, n, offset + a - start))
+    return out
+
+
 class Streamer:
     """Locks the resident set and streams the rest of a model llama.cpp has mapped; :meth:`close` undoes it."""
 
@@ -102,7 +112,8 @@ class Streamer:
         self.lock_error = ""
         self.native = _stream is not None
         self._resident = to_addresses(plan.resident, self.maps)
-        self._units = [to_addresses(u, self.maps, inward=True) for u in plan.units]
+        self._units = [with_offsets(to_addresses(u, self.maps, inward=True), self.maps) for u in plan.units]
+        self._fd = -1
         self._thread: threading.Thread | None = None
         self._event = threading.Event()
         self._pending = self._last = -1
@@ -115,6 +126,7 @@ class Streamer:
         if not self.maps:
             self.lock_error = f"llama.cpp did not memory-map {self.path.name}"
             return self
+        self._fd = os.open(self.path, os.O_RDONLY)  # for posix_fadvise: drops pages from the page cache
         if self.plan.lock:
             self._lock(self._resident)
         else:
@@ -136,7 +148,7 @@ class Streamer:
         if self.native:
             lib = ctypes.CDLL(str(self._ggml_lib))
             address = ctypes.cast(lib.ggml_get_name, ctypes.c_void_p).value or 0
-            _stream.start(address, [list(u) for u in self._units], AHEAD)
+            _stream.start(address, [list(u) for u in self._units], AHEAD, self._fd)
             self._callback = self._callback_type(_stream.callback_address())
         else:
             self._running = True
@@ -182,20 +194,27 @@ class Streamer:
             return
         current = layer if self._last in (-1, layer) else (self._last + 1) % n_layers
         while True:
-            self._advise(current, MADV_PAGEOUT)
+            self._drop(current)
             if current == 0:
-                self._advise(n - 1, MADV_PAGEOUT)  # the output head ran just before layer 0 of this token
+                self._drop(n - 1)  # the output head ran just before layer 0 of this token
             if current == layer:
                 break
             current = (current + 1) % n_layers
         self._last = layer
         for k in range(2, 2 + AHEAD):
-            self._advise((layer + k) % n, MADV_WILLNEED)
+            for a, length, _ in self._spans((layer + k) % n):
+                self.libc.madvise(a, length, MADV_WILLNEED)
 
-    def _advise(self, unit: int, advice: int) -> None:
-        for a, length in self._units[unit] if 0 <= unit < len(self._units) else []:
-            if self.libc.madvise(a, length, advice) != 0 and advice == MADV_PAGEOUT:
-                self.libc.madvise(a, length, MADV_DONTNEED)
+    def _spans(self, unit: int) -> list[tuple[int, int, int]]:
+        return self._units[unit] if 0 <= unit < len(self._units) else []
+
+    def _drop(self, unit: int) -> None:
+        """Unmap a unit's pages from this process, then drop them from the page cache: reclaim
+        (``MADV_PAGEOUT``) is best effort and skips pages it cannot isolate at once."""
+        for a, length, offset in self._spans(unit):
+            self.libc.madvise(a, length, MADV_DONTNEED)
+            if hasattr(os, "posix_fadvise"):  # not on macOS: unmapped pages are then reclaimed first
+                os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)
 
     def close(self) -> None:
         """Stop the thread and unlock; call before llama.cpp frees the model (its mapping goes with it)."""
@@ -210,10 +229,13 @@ class Streamer:
             self.libc.munlock(a, n)
         self.locked = []
         self._callback = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def residency(self) -> dict[str, float]:
         """Fractions of the resident and streamed ranges now in RAM (mincore)."""
-        streamed = [s for u in self._units for s in u]
+        streamed = [(a, n) for u in self._units for a, n, _ in u]
         return {"resident": _resident_fraction(self.libc, self._resident),
                 "streamed": _resident_fraction(self.libc, streamed)}
 

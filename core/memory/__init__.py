@@ -9,6 +9,8 @@ from cairn.core._exports import lazy
 _NAMES = {
     "transfer": "storage",
     "MAX_K": "bank", "MemoryBank": "bank", "SweepReport": "retention.keeper", "TurnResult": "intake",
+    "TurnsLogged": "intake", "ChatLog": "chatlog", "ChatMessage": "chatlog", "parse_chat": "chatlog",
+    "chat_batches": "chatlog",
     "HistoryEntry": "storage.records", "Memory": "storage.records", "MemoryId": "storage.records",
     "Recalled": "storage.records", "RecallFilters": "storage.records",
     "SOURCE_TYPES": "storage.records", "Source": "storage.records",
@@ -24,10 +26,15 @@ if not TYPE_CHECKING:  # hidden from type checkers, so a name outside __all__ st
 if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.memory.bank import MAX_K as MAX_K
     from cairn.core.memory.bank import MemoryBank as MemoryBank
+    from cairn.core.memory.chatlog import ChatLog as ChatLog
+    from cairn.core.memory.chatlog import ChatMessage as ChatMessage
+    from cairn.core.memory.chatlog import chat_batches as chat_batches
+    from cairn.core.memory.chatlog import parse_chat as parse_chat
     from cairn.core.memory.gate.decision import Gate as Gate
     from cairn.core.memory.gate.decision import is_request as is_request
     from cairn.core.memory.gate.fit import Costs as Costs
     from cairn.core.memory.intake import TurnResult as TurnResult
+    from cairn.core.memory.intake import TurnsLogged as TurnsLogged
     from cairn.core.memory.retention.keeper import SweepReport as SweepReport
     from cairn.core.memory.retrieval.embed import make_embedder as make_embedder
     from cairn.core.memory.retrieval.onnx_embed import MANIFEST as MANIFEST

@@ -6,7 +6,7 @@ memory touches its row, its vector, its full-text entry and the history in one t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,9 @@ import numpy as np
 from cairn.core.clock import Clock, SystemClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput, NotFound
+from cairn.core.memory.chatlog import ChatMessage
 from cairn.core.memory.gate.probe import BankProbe
-from cairn.core.memory.intake import Intake, TurnResult
+from cairn.core.memory.intake import Intake, TurnResult, TurnsLogged
 from cairn.core.memory.retention import consolidate
 from cairn.core.memory.retention.keeper import Retention, SweepReport
 from cairn.core.memory.retrieval import retrieve
@@ -132,6 +133,11 @@ class MemoryBank:
         same speaker's previous one continues its memory (a burst of messages) unless
         ``continues=False`` (e.g. when someone who is not logged replied in between)."""
         return self.intake.log_turn(conversation, text, speaker, turn, at, pinned, memorable, continues)
+
+    def log_turns(self, conversation: str, messages: Sequence[ChatMessage], new: bool = False) -> TurnsLogged:
+        """Log a batch of messages (a chat history read in with :mod:`chatlog`) as :meth:`log_turn`
+        would, bursts included; all checked before any is written. ``new``: refuse a name in use."""
+        return self.intake.log_turns(conversation, messages, new)
 
     def summarise(self, conversation: str, summariser: consolidate.Summariser,
                   after_log_id: int = 0) -> list[Memory]:

@@ -8,7 +8,7 @@ An object the bank owns (``bank.intake``); it calls the store and retention, nev
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,8 @@ import numpy as np
 
 from cairn.core.clock import Clock
 from cairn.core.config import Settings
-from cairn.core.errors import EmbedderMismatch, ModelLoadError
+from cairn.core.errors import EmbedderMismatch, InvalidInput, ModelLoadError
+from cairn.core.memory.chatlog import ChatMessage
 from cairn.core.memory.retention import bursts, consolidate
 from cairn.core.memory.retention.importance import Background, worth_storing
 from cairn.core.memory.retention.keeper import Retention
@@ -38,6 +39,20 @@ class TurnResult:
     log_id: int
     memory: Memory | None  # None: not worth a memory (it stays in the log)
     reason: str
+
+
+@dataclass(frozen=True)
+class TurnsLogged:
+    """What became of a batch of messages logged at once (a chat history read in)."""
+
+    conversation: str
+    logged: int  # messages in the conversation log
+    stored: int  # new memories
+    joined: int  # messages that joined an earlier memory (a burst, or a copy)
+    log_only: int  # messages with no content of their own, kept in the log only
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 class Intake:
@@ -224,6 +239,7 @@ class Intake:
         at = self.clock.now() if at is None else float(at)
         keep = pinned or (memorable and (self.settings.retention.store_trivial or worth_storing(text)))
         source = Source("conversation", conversation, (turn,) if turn else (), at, speaker)
+        keep = keep or (memorable and continues and self._joins_burst(text, source))
         vector = self.embed([key_text(text, speaker)])[0] if keep else None
         background = self.retention.prescore(text) if keep else None
         with self.db.atomic() as conn:
@@ -240,6 +256,36 @@ class Intake:
         self._index(codes)
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
         return TurnResult(log_id, memory, reason)
+
+
+    def log_turns(self, conversation: str, messages: Sequence[ChatMessage], new: bool) -> TurnsLogged:
+        """Log a batch of messages in order, each as :meth:`log_turn` with bursts on. All are checked
+        before the first is written; ``new``: refuse a conversation the log already has."""
+        limit = self.settings.memory.max_text_bytes
+        conversation = check_text(conversation, limit, "Conversation name")
+        for m in messages:
+            check_text(m.text, limit, f"Message {m.turn}")
+            check_text(m.speaker, 256, f"The speaker of message {m.turn}", "a speaker name's limit")
+        if new:
+            with self.db.guard():
+                exists = bool(store_retention.conversation(self.db.conn, conversation, limit=1))
+            if exists:
+                raise InvalidInput(f"A conversation named {conversation!r} is already in the log; nothing was added.",
+                                   hint="Import it under another name, or purge the old one first.")
+        results = [self.log_turn(conversation, m.text, m.speaker, m.turn, m.at, False, True) for m in messages]
+        joined = sum(1 for r in results if r.memory is not None and r.memory.replaced_by)
+        stored = sum(1 for r in results if r.memory is not None) - joined
+        return TurnsLogged(conversation, len(results), stored, joined, len(results) - stored - joined)
+
+
+    def _joins_burst(self, text: str, source: Source) -> bool:
+        """Whether a message too slight to keep alone ("at Google", "haha") continues its speaker's
+        burst, which it then joins: said right after, by the same speaker, nobody in between."""
+        values = new_values(text, "conversation", source, False, self.clock.now())
+        with self.db.guard():
+            before = store_retention.last_turn(self.db.conn, str(source.ref), 2**62)
+            return (before is not None and before.speaker == source.speaker
+                    and bursts.continued(self.db.conn, values, self.settings.retention) is not None)
 
 
 def _link_context(conn: Any, memory: Memory) -> str:

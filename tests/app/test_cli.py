@@ -444,3 +444,38 @@ def test_a_scripted_multi_session_chat(cairn, isolated_home: Path, tmp_path: Pat
     assert r.code == 0, r.err
     answer = json.loads(r.out)
     assert answer["mode"] == "llm" and set(answer["used"]) & by_turn["T1"] and answer["gate"]["retrieve"]
+
+
+CHAT = """29.12.2023, 22:40 - Messages and calls are end-to-end encrypted.
+29.12.2023, 22:42 - Anna: I moved to Lisbon last week!
+29.12.2023, 22:42 - Anna: The flat is in Alfama, near the castle.
+29.12.2023, 22:43 - Ben: Oh nice, my cousin lives in Porto.
+29.12.2023, 22:44 - Anna: <Media omitted>
+"""
+
+
+def test_importing_a_chat_export(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    chat = tmp_path / "WhatsApp Chat with Anna.txt"
+    chat.write_text(CHAT, encoding="utf-8")
+    r = cairn("conversations", "import", str(chat))
+    assert r.code == 0, r.err
+    assert "Imported 'WhatsApp Chat with Anna': 3 messages from Anna and Ben, 2023-12-29" in r.out
+    assert "2 new memories, 1 message joined the one before" in r.out and "2 lines skipped" in r.out
+    hits = json.loads(cairn("recall", "Where is Anna's flat?", "-k", "1", "--json").out)
+    assert hits[0]["memory"]["source"]["turns"] == ["L2", "L3"]
+    again = cairn("conversations", "import", str(chat))
+    assert again.code != 0 and "Already in the log: 'WhatsApp Chat with Anna'; nothing was imported" in again.err
+    no_traceback(again)
+    assert cairn("conversations", "import", str(chat), "--name", "anna", "--json").code == 0
+    assert len(json.loads(cairn("conversations", "list", "--json").out)) == 2
+    ambiguous = tmp_path / "us.txt"
+    ambiguous.write_text("03/04/2023, 10:00 - A: I like tea\n", encoding="utf-8")
+    r = cairn("conversations", "import", str(ambiguous))
+    assert r.code != 0 and "--dates dmy or --dates mdy" in r.err
+    no_traceback(r)
+    assert cairn("conversations", "import", str(ambiguous), "--dates", "mdy").code == 0
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"29.12.2023, 22:42 - Anna: caf\xe9\n")
+    r = cairn("conversations", "import", str(bad))
+    assert r.code != 0 and "UTF-8" in r.err
+    no_traceback(r)

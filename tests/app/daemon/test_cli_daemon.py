@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cairn.app.client import Client
-from cairn.core import Paths
+from cairn.core import Paths, ServiceError
 
 
 def test_cli_commands_go_through_the_daemon(daemon: Client, daemon_paths: Paths, cairn: Callable[..., object]) -> None:
@@ -42,3 +42,30 @@ def test_the_cli_never_opens_the_database_while_the_daemon_runs(daemon: Client, 
     opened = trace.read_text()
     assert str(daemon_paths.database) not in opened
     assert daemon.request("POST", "/v1/memories/search", {"query": "dentist"})["data"]
+
+
+def test_a_chat_export_is_imported_through_the_daemon(daemon: Client, cairn: Callable[..., object],
+                                                       tmp_path: Path) -> None:
+    chat = tmp_path / "anna.txt"
+    lines = [f"29.12.2023, 22:{n // 60:02d} - Anna: Note {n} about the Lisbon aquarium." for n in range(1200)]
+    chat.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = cairn("--json", "conversations", "import", str(chat), timeout=300)
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    [result] = json.loads(r.out)  # type: ignore[attr-defined]
+    assert result["logged"] == 1200 and result["stored"] + result["joined"] + result["log_only"] == 1200
+    turns = daemon.request("GET", "/v1/conversations/anna")["turns"]
+    assert len(turns) == 1200 and turns[-1]["turn"] == "L1200"  # six requests of 200, in order
+    refused = cairn("conversations", "import", str(chat))
+    assert refused.code != 0 and "Already in the log" in refused.err  # type: ignore[attr-defined]
+    bad = {"turns": [{"speaker": "A", "text": "x", "at": "soon", "turn": "L1"}]}
+    with pytest.raises(ServiceError, match="at"):
+        daemon.request("POST", "/v1/conversations/anna/turns", bad)
+    with pytest.raises(ServiceError, match="UTF-8"):  # the whole file to the daemon, as the app sends it
+        daemon.request("POST", "/v1/conversations/import", content=b"29.12.2023, 22:42 - Ana: caf\xe9\n")
+    raw = {"session_1_date_time": "1:56 pm on 8 May, 2023", "session_1": [
+        {"speaker": "Ana", "dia_id": "D1:1", "text": "I adopted a greyhound called Pixel"}]}
+    two = json.dumps([{"sample_id": "s1", "conversation": raw}, {"sample_id": "s2", "conversation": raw}])
+    data = daemon.request("POST", "/v1/conversations/import", content=two.encode())["data"]
+    assert [(r["conversation"], r["logged"], r["stored"]) for r in data] == [("s1", 1, 1), ("s2", 1, 1)]
+    with pytest.raises(ServiceError, match="Already in the log: 's1', 's2'"):
+        daemon.request("POST", "/v1/conversations/import", content=two.encode())

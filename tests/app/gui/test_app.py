@@ -25,8 +25,18 @@ WAIT = 120_000  # ms: a first reply loads the model on a busy 2-core machine
 
 
 class Yes(Dialogs):
+    def __init__(self) -> None:
+        self.told: list[str] = []
+        self.files: list[Path] = []
+
     def confirm(self, parent: Any, title: str, text: str) -> bool:
         return True
+
+    def open_file(self, parent: Any, title: str, kinds: str = "") -> Path | None:
+        return self.files.pop(0) if self.files else None
+
+    def inform(self, parent: Any, title: str, text: str) -> None:
+        self.told.append(text)
 
 
 @pytest.fixture
@@ -154,3 +164,29 @@ def test_filters_and_the_jump_to_the_source_conversation(qtbot: Any, window: Mai
     qtbot.waitUntil(lambda: window.chat.conversation == "pets" and "Miso" in window.chat.transcript.markdown(),
                     timeout=WAIT)
     assert window.tabs.currentWidget() is window.chat
+
+
+def test_a_chat_history_is_imported_from_the_memory_browser(qtbot: Any, window: MainWindow, daemon: Client,
+                                                            tmp_path: Path) -> None:
+    chat = tmp_path / "Chat with Ana.txt"
+    chat.write_text("29.12.2023, 22:42 - Ana: I moved to Lisbon last week!\n"
+                    "29.12.2023, 22:42 - Ana: The flat is in Alfama, near the castle.\n"
+                    "29.12.2023, 22:43 - Ben: My cousin lives in Porto.\n", encoding="utf-8")
+    dialogs = window.memories.dialogs
+    assert isinstance(dialogs, Yes)
+    dialogs.files.append(chat)
+    window.show_view("memories")
+    window.memories.buttons["Import chat"].click()
+    qtbot.waitUntil(lambda: bool(dialogs.told), timeout=WAIT)
+    assert dialogs.told == ["Chat with Ana: 3 messages logged, 2 new memories, 1 joined the message before, "
+                            "0 lines skipped."]
+    qtbot.waitUntil(lambda: any("Chat with Ana" in window.chat.conversations.item(i).text()
+                                for i in range(window.chat.conversations.count())), timeout=WAIT)
+    window.chat.open_conversation("Chat with Ana")
+    qtbot.waitUntil(lambda: "**Ben:** My cousin" in window.chat.transcript.markdown(), timeout=WAIT)
+    assert "**Ana:** I moved to Lisbon" in window.chat.transcript.markdown()
+    dialogs.files.append(chat)  # the same file again: refused, nothing added
+    window.memories.buttons["Import chat"].click()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT)
+    assert "Already in the log" in str(window.errors[-1])
+    assert len(daemon.request("GET", "/v1/conversations/Chat with Ana")["turns"]) == 3

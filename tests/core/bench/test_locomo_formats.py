@@ -9,6 +9,7 @@ import pytest
 
 from cairn.core.bench import locomo
 from cairn.core.errors import InvalidInput
+from cairn.core.memory import chatlog
 from tests.core.bench.test_bench import CONV
 
 
@@ -40,7 +41,7 @@ def test_day_first_dates_and_per_turn_times(tmp_path: Path) -> None:
 
 
 def test_locomo_dates_still_parse() -> None:
-    assert locomo.parse_time("1:56 pm on 8 May, 2023") == stamp("2023-05-08 13:56", "%Y-%m-%d %H:%M")
+    assert chatlog.parse_time("1:56 pm on 8 May, 2023") == stamp("2023-05-08 13:56", "%Y-%m-%d %H:%M")
 
 
 @pytest.mark.parametrize("value", ["8th of May", "2023/05/08 (Mon) 13:56", "31.02.2023, 10:00:00"])

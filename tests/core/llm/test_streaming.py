@@ -69,17 +69,17 @@ def test_streaming_generates_what_a_plain_load_does(layered: Path, helper: str) 
     assert streamer.events > 0 and not streamer.locked  # unlocked when the model was freed
 
 
-def test_streamed_layers_are_dropped_behind_compute(layered: Path) -> None:
+def test_streamed_layers_are_dropped_behind_compute(layered: Path, helper: str) -> None:
     p = stream_plan(layered)
     streamed = [i for i, u in enumerate(p.units) if u and i < len(p.units) - 1]
     with Runtime(layered, OPTIONS, p) as rt:
         greedy(rt)
-        # the last token ended with the last layer: the middle streamed layers were paged out
+        # the last token ended with the last layer: the middle streamed layers left the page cache
         middle = [r for i in streamed[:-1] for r in p.units[i]]
         deadline = time.monotonic() + 5  # the prefetch thread may lag on a loaded machine
-        while streaming.residency(layered, middle) >= 0.5 and time.monotonic() < deadline:
+        while streaming.residency(layered, middle) >= 0.1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert streaming.residency(layered, middle) < 0.5
+        assert streaming.residency(layered, middle) < 0.1
         assert streaming.residency(layered, list(p.resident)) == 1.0
 
 

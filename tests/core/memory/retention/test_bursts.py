@@ -6,7 +6,9 @@ import pytest
 
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings, from_mapping
+from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
+from cairn.core.memory.chatlog import ChatMessage, parse_chat
 from cairn.core.memory.storage.records import Memory, Source
 
 BURST = ["so guess what happened today", "I got the job at the Lisbon aquarium", "starting on 3 March!"]
@@ -84,3 +86,39 @@ def test_purging_one_message_of_a_burst_erases_its_text_everywhere(bank: MemoryB
     assert all("Xylophorix" not in m.text for m in bank.list("all"))
     assert bank.db.conn.execute("SELECT rowid FROM memory_fts WHERE memory_fts MATCH 'Xylophorix'").fetchall() == []
     assert live(bank) == [] and not any(b"Xylophorix" in f.read_bytes() for f in isolated_home.glob("memory.db*"))
+
+
+def test_a_chat_history_logged_at_once_joins_its_bursts_and_refuses_a_name_in_use(fast: MemoryBank) -> None:
+    text = ("29.12.2023, 22:42 - Anna: so guess what happened today\n"
+            "29.12.2023, 22:42 - Anna: I got the job at the Lisbon aquarium\n"
+            "29.12.2023, 22:43 - Ben: Congratulations, my cousin works there too.\n"
+            "29.12.2023, 22:44 - Anna: ok\n")
+    [log] = parse_chat(text, "Chat with Anna")
+    result = fast.log_turns(log.name, log.messages, new=True)
+    assert (result.logged, result.stored, result.joined, result.log_only) == (4, 2, 1, 1)
+    first, reply = live(fast)
+    assert first.source.turns == ("L1", "L2") and first.source.speaker == "Anna"
+    assert first.text == "so guess what happened today I got the job at the Lisbon aquarium"
+    assert reply.source.turns == ("L3",) and reply.source.time == first.source.time + 60
+    with pytest.raises(InvalidInput, match="already in the log"):
+        fast.log_turns(log.name, log.messages, new=True)
+    fast.log_turns(log.name, log.messages[3:], new=False)  # adding to it is what new=False is for
+    assert len(fast.conversation(log.name)) == 5
+
+
+def test_a_chat_history_is_checked_whole_before_anything_is_logged(isolated_home: Path, clock: ManualClock) -> None:
+    settings = from_mapping({"memory": {"max_text_bytes": 100}})
+    with MemoryBank.open(isolated_home / "memory.db", settings, clock=clock) as bank:
+        messages = [ChatMessage("Anna", "I got the job", 1.7e9, "L1"), ChatMessage("Anna", "x" * 101, 1.7e9, "L2")]
+        with pytest.raises(InvalidInput, match="Message L2 is 101 bytes"):
+            bank.log_turns("chat", messages, new=True)
+        assert bank.conversations() == [] and bank.list("all") == []
+
+
+def test_a_slight_message_joins_its_speakers_burst_but_not_after_a_reply(fast: MemoryBank, clock: ManualClock) -> None:
+    send(fast, clock, [("Ana", "I got a job offer yesterday"), ("Ana", "from Google")])
+    [memory] = live(fast)
+    assert memory.text == "I got a job offer yesterday from Google" and memory.source.turns == ("D1:1", "D1:2")
+    send(fast, clock, [("Ben", "nice"), ("Ana", "haha")])  # Ben replied in between: Ana's "haha" stays apart
+    assert [m.text for m in live(fast)] == ["I got a job offer yesterday from Google"]
+    assert [t.memory_id for t in fast.conversation("chat-1")][2:] == [None, None]
