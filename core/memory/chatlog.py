@@ -162,7 +162,7 @@ def _text_log(text: str, name: str, dates: str) -> ChatLog:
         m = starts.get(i)
         if m is None:  # a message's next line, or text before the first message
             if current is not None:
-                current = {**current, "text": current["text"] + "\n" + line}
+                current["lines"].append(line)
             continue
         _finish(log, current)
         current = _message(m, order, i + 1)
@@ -177,14 +177,14 @@ def _message(m: re.Match[str], order: str, line: int) -> dict[str, Any] | None:
     said = _SPEAKER.match(m.group(10).strip(_MARKS))
     if said is None:
         return None
-    return {"speaker": said.group(1).strip(_MARKS + " "), "text": said.group(2), "at": _stamp(m, order, line),
+    return {"speaker": said.group(1).strip(_MARKS + " "), "lines": [said.group(2)], "at": _stamp(m, order, line),
             "turn": f"L{line}"}
 
 
 def _finish(log: ChatLog, current: dict[str, Any] | None) -> None:
     if current is None:
         return
-    text = current["text"].strip(_MARKS + " \n")
+    text = "\n".join(current["lines"]).strip(_MARKS + " \n")
     if not text or text.lower().startswith(OMITTED):
         log.skipped += 1
         return
