@@ -11,8 +11,8 @@ from cairn.app.cli.context import FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, shorten
 from cairn.app.protocol import MAX_TURNS
 from cairn.app.remote import RemoteBank
-from cairn.core import CairnError, InvalidInput, NotFound, iso
-from cairn.core.memory import ChatLog, MemoryBank, chat_batches, parse_chat
+from cairn.core import CairnError, InvalidInput, NotFound, ServiceError, iso
+from cairn.core.memory import ChatLog, MemoryBank, MemoryId, chat_batches, parse_chat
 
 MAX_CHAT_BYTES = 256 * 1024 * 1024  # a chat file larger than this is refused before it is read whole
 BATCH_BYTES = 1024 * 1024  # the text sent to the daemon per request, at most (its body limit is 4 MiB)
@@ -52,8 +52,9 @@ def show(name: str) -> None:
     if app.as_json:
         emit_json([t.__dict__ for t in turns])
         return
+    held = _holders(app.bank(), [t.memory_id for t in turns if t.memory_id])
     for t in turns:
-        kept = f"  -> memory #{t.memory_id}" if t.memory_id else ""
+        kept = f"  -> memory #{held.get(t.memory_id, t.memory_id)}" if t.memory_id else ""
         click.echo(f"{iso(t.at)[:16]}  {t.speaker or '-':>8}: {shorten(t.text, 90)}{kept}")
 
 
@@ -124,6 +125,21 @@ def import_cmd(path: Path, name: str | None, dates: str) -> None:
         emit_json(results)
     for log, r in [] if app.as_json else zip(logs, results, strict=True):
         click.echo(_summary(log, r))
+
+
+def _holders(bank: MemoryBank | RemoteBank, ids: list[int]) -> dict[int, int]:
+    """The memory that holds each turn's text now: a message that joined a burst (or merged as a
+    copy) points at the memory it joined, not at its own hidden row."""
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 1000):
+        try:
+            found = bank.get_many([MemoryId(i) for i in ids[start:start + 1000]])
+        except (NotFound, ServiceError) as exc:  # one was purged meanwhile: show the ids as logged
+            if isinstance(exc, ServiceError) and exc.code != "not_found":
+                raise
+            continue
+        out.update({m.id: m.replaced_by or m.id for m in found})
+    return out
 
 
 def _exists(bank: MemoryBank | RemoteBank, name: str) -> bool:

@@ -463,6 +463,8 @@ def test_importing_a_chat_export(cairn, tmp_path: Path) -> None:  # type: ignore
     assert "2 new memories, 1 message joined the one before" in r.out and "2 lines skipped" in r.out
     hits = json.loads(cairn("recall", "Where is Anna's flat?", "-k", "1", "--json").out)
     assert hits[0]["memory"]["source"]["turns"] == ["L2", "L3"]
+    shown = cairn("conversations", "show", "WhatsApp Chat with Anna").out.splitlines()
+    assert [line.rsplit("-> ", 1)[-1] for line in shown] == ["memory #1", "memory #1", "memory #3"]
     again = cairn("conversations", "import", str(chat))
     assert again.code != 0 and "Already in the log: 'WhatsApp Chat with Anna'; nothing was imported" in again.err
     no_traceback(again)
