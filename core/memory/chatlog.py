@@ -20,6 +20,7 @@ from cairn.core.errors import InvalidInput
 
 # LoCoMo's "1:56 pm on 8 May, 2023"; real chats exported as "29.12.2023, 22:42:04" (REALTALK).
 TIME_FORMATS = ("%I:%M %p on %d %B, %Y", "%d.%m.%Y, %H:%M:%S", "%d.%m.%Y, %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+DIA_ID = 'dia_id'  # field names of the public format (the data itself is never in the repository)
 TURN_TIME_KEYS = ("date_time", "time", "timestamp")  # a turn's own time, where a conversation has one
 DATE_ORDERS = ("auto", "dmy", "mdy")
 # "29.12.2023, 22:42 - Anna: text" (Android) or "[29.12.23, 22:42:04] Anna: text" (iOS); US exports
@@ -77,7 +78,7 @@ def _turn_time(turn: dict[str, Any], session_time: float | None) -> float:
     if own is not None:
         return parse_time(own)
     if session_time is None:
-        raise InvalidInput(f"Turn {turn.get('dia_id', '?')} has no time, and neither has its session.")
+        raise InvalidInput(f"Turn {turn.get(DIA_ID, '?')} has no time, and neither has its session.")
     return session_time
 
 
@@ -91,7 +92,7 @@ def locomo_turns(raw: dict[str, Any]) -> Iterator[LocomoTurn]:
         for t in raw[key]:
             said = t["text"] if "text" in t else t["clean_text"]
             text = said + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
-            yield LocomoTurn(number, t["dia_id"], t["speaker"], text, _turn_time(t, when))
+            yield LocomoTurn(number, t[DIA_ID], t["speaker"], text, _turn_time(t, when))
 
 
 def parse_chat(text: str, name: str, dates: str = "auto") -> list[ChatLog]:
@@ -127,6 +128,14 @@ def chat_batches(messages: list[ChatMessage], turns: int = 200, size: int = 1 <<
         out[-1].append(m)
         total += grow
     return out
+
+
+def check_free(taken: list[str]) -> None:
+    """Refuse an import whose conversation names (``taken``: those already logged) are in use."""
+    if taken:
+        raise InvalidInput(f"Already in the log: {', '.join(map(repr, taken))}; nothing was imported.",
+                           hint="Import under another name (--name), or purge the old conversation first "
+                                "(`cairn conversations purge`).")
 
 
 def _json_logs(body: str) -> list[ChatLog]:
