@@ -141,6 +141,16 @@ class RemoteBank:
         result = self.client.request("POST", f"/v1/conversations/{quote_path(conversation)}/turns", body)
         return TurnsLogged(**result)
 
+    def taken_conversations(self, names: list[str]) -> list[str]:
+        taken = []
+        for name in names:
+            try:
+                self.conversation(name)
+            except NotFound:
+                continue
+            taken.append(name)
+        return taken
+
     def stats(self) -> dict[str, Any]:
         status = self.client.request("GET", "/v1/status")
         return {"memories": status["memories"], "database": status["database"], "daemon": True}

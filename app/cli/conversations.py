@@ -11,8 +11,8 @@ from cairn.app.cli.context import FilePath, get_app, json_option, read_text
 from cairn.app.cli.output import emit_json, shorten
 from cairn.app.protocol import MAX_TURNS
 from cairn.app.remote import RemoteBank
-from cairn.core import CairnError, InvalidInput, NotFound, ServiceError, iso
-from cairn.core.memory import ChatLog, MemoryBank, MemoryId, chat_batches, parse_chat
+from cairn.core import CairnError, NotFound, ServiceError, iso
+from cairn.core.memory import ChatLog, MemoryBank, MemoryId, TurnsLogged, chat_batches, check_free, parse_chat
 
 MAX_CHAT_BYTES = 256 * 1024 * 1024  # a chat file larger than this is refused before it is read whole
 BATCH_BYTES = 1024 * 1024  # the text sent to the daemon per request, at most (its body limit is 4 MiB)
@@ -110,16 +110,13 @@ def import_cmd(path: Path, name: str | None, dates: str) -> None:
     Every message keeps its speaker, its own time and its line; messages sent one after another
     by the same person join one memory. The whole file is read and checked first."""
     app = get_app()
-    text = read_text("-" if str(path) == "-" else None, None if str(path) == "-" else path, "chat file",
-                     MAX_CHAT_BYTES)
-    logs = parse_chat(text, name or (path.stem if str(path) != "-" else "imported chat"), dates)
+    stdin = str(path) == "-"
+    text = read_text("-" if stdin else None, None if stdin else path, "chat file", MAX_CHAT_BYTES)
+    logs = parse_chat(text, name or ("imported chat" if stdin else path.stem), dates)
     if name and len(logs) > 1:
         raise click.UsageError(f"{path} holds {len(logs)} conversations; --name fits a file with one.")
     bank = app.bank()
-    taken = [log.name for log in logs if _exists(bank, log.name)]
-    if taken:
-        raise InvalidInput(f"Already in the log: {', '.join(map(repr, taken))}; nothing was imported.",
-                           hint="Use --name, or purge the old conversation first (`cairn conversations purge`).")
+    check_free(bank.taken_conversations([log.name for log in logs]))
     results = [_import_one(bank, log, app.as_json) for log in logs]
     if app.as_json:
         emit_json(results)
@@ -142,30 +139,22 @@ def _holders(bank: MemoryBank | RemoteBank, ids: list[int]) -> dict[int, int]:
     return out
 
 
-def _exists(bank: MemoryBank | RemoteBank, name: str) -> bool:
-    try:
-        return bool(bank.conversation(name))
-    except NotFound:
-        return False
-
-
 def _import_one(bank: MemoryBank | RemoteBank, log: ChatLog, quiet: bool) -> dict[str, int | str]:
-    totals = {"logged": 0, "stored": 0, "joined": 0, "log_only": 0}
+    parts: list[TurnsLogged] = []
     with click.progressbar(length=len(log.messages), label=log.name, file=sys.stderr,
                            hidden=quiet or not sys.stderr.isatty()) as bar:
         for batch in chat_batches(log.messages, BATCH_TURNS, BATCH_BYTES):
             try:
-                r = bank.log_turns(log.name, batch, new=totals["logged"] == 0)
+                parts.append(bank.log_turns(log.name, batch, new=not parts))
             except CairnError:
-                if totals["logged"]:
-                    click.echo(f"Stopped after {totals['logged']} of {len(log.messages)} messages of {log.name!r}; "
+                if parts:
+                    done = sum(p.logged for p in parts)
+                    click.echo(f"Stopped after {done} of {len(log.messages)} messages of {log.name!r}; "
                                f"those stay logged (`cairn conversations purge {log.name!r} --with-memories` "
                                "removes them).", err=True)
                 raise
-            for key in totals:
-                totals[key] += getattr(r, key)
             bar.update(len(batch))
-    return {"conversation": log.name, **totals, "skipped": log.skipped}
+    return {**TurnsLogged.total(log.name, parts).to_dict(), "skipped": log.skipped}
 
 
 def _summary(log: ChatLog, r: dict[str, int | str]) -> str:

@@ -29,7 +29,7 @@ from cairn.app.protocol import (
     SweepIn,
     TurnsIn,
 )
-from cairn.core import InvalidInput, NotFound, NotPermitted
+from cairn.core import NotPermitted
 from cairn.core.memory import (
     MAX_K,
     ChatLog,
@@ -41,6 +41,7 @@ from cairn.core.memory import (
     Source,
     TurnsLogged,
     chat_batches,
+    check_free,
     decode_utf8,
     parse_chat,
     transfer,
@@ -271,19 +272,8 @@ async def import_chat(request: Request, name: str = Query("imported chat", min_l
                       dates: Literal["auto", "dmy", "mdy"] = "auto") -> dict[str, Any]:
     await _allow(request, write=True)
     logs = parse_chat(decode_utf8(await request.body(), "chat file"), name, dates)
-    engine = engine_of(request)
-    taken = await engine.bank.call(lambda b: [log.name for log in logs if _logged(b, log.name)])
-    if taken:
-        raise InvalidInput(f"Already in the log: {', '.join(map(repr, taken))}; nothing was imported.",
-                           hint="Import it under another name, or purge the old conversation first.")
+    check_free(await engine_of(request).bank.call(lambda b: b.taken_conversations([log.name for log in logs])))
     return {"data": [await _import_log(request, log) for log in logs]}
-
-
-def _logged(bank: MemoryBank, name: str) -> bool:
-    try:
-        return bool(bank.conversation(name))
-    except NotFound:
-        return False
 
 
 def _log(name: str, batch: list[ChatMessage], new: bool, bank: MemoryBank) -> TurnsLogged:
@@ -292,12 +282,9 @@ def _log(name: str, batch: list[ChatMessage], new: bool, bank: MemoryBank) -> Tu
 
 async def _import_log(request: Request, log: ChatLog) -> dict[str, Any]:
     """One conversation, a batch per bank call, so chat and other clients get turns in between."""
-    totals = {"conversation": log.name, "logged": 0, "stored": 0, "joined": 0, "log_only": 0, "skipped": log.skipped}
-    for n, batch in enumerate(chat_batches(log.messages)):
-        r = await engine_of(request).bank.call(functools.partial(_log, log.name, batch, n == 0))
-        for key in ("logged", "stored", "joined", "log_only"):
-            totals[key] += getattr(r, key)
-    return totals
+    parts = [await engine_of(request).bank.call(functools.partial(_log, log.name, batch, n == 0))
+             for n, batch in enumerate(chat_batches(log.messages))]
+    return {**TurnsLogged.total(log.name, parts).to_dict(), "skipped": log.skipped}
 
 
 @router.post("/v1/conversations/{name}/turns", summary="Log a batch of messages (a chat history), in order")

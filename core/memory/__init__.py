@@ -10,7 +10,7 @@ _NAMES = {
     "transfer": "storage",
     "MAX_K": "bank", "MemoryBank": "bank", "SweepReport": "retention.keeper", "TurnResult": "intake",
     "TurnsLogged": "intake", "ChatLog": "chatlog", "ChatMessage": "chatlog", "parse_chat": "chatlog",
-    "chat_batches": "chatlog",
+    "chat_batches": "chatlog", "check_free": "chatlog",
     "HistoryEntry": "storage.records", "Memory": "storage.records", "MemoryId": "storage.records",
     "Recalled": "storage.records", "RecallFilters": "storage.records",
     "SOURCE_TYPES": "storage.records", "Source": "storage.records",
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.memory.chatlog import ChatLog as ChatLog
     from cairn.core.memory.chatlog import ChatMessage as ChatMessage
     from cairn.core.memory.chatlog import chat_batches as chat_batches
+    from cairn.core.memory.chatlog import check_free as check_free
     from cairn.core.memory.chatlog import parse_chat as parse_chat
     from cairn.core.memory.gate.decision import Gate as Gate
     from cairn.core.memory.gate.decision import is_request as is_request

@@ -356,6 +356,11 @@ class MemoryBank:
                            hint="`cairn conversations list` shows them.")
         return turns
 
+    def taken_conversations(self, names: list[str]) -> list[str]:
+        """Which of ``names`` the conversation log already has (an import must not add to them)."""
+        with self.db.guard():
+            return store_retention.logged(self.db.conn, names)
+
     def rename_conversation(self, old: str, new: str) -> dict[str, Any]:
         """Give a conversation another name: its logged turns and the memories it is the source of
         (each records the change in its history). The new name must not be taken."""

@@ -54,6 +54,11 @@ class TurnsLogged:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def total(cls, conversation: str, parts: Sequence[TurnsLogged]) -> TurnsLogged:
+        """The batches of one import added up."""
+        return cls(conversation, *(sum(getattr(p, f) for p in parts) for f in ("logged", "stored", "joined", "log_only")))
+
 
 class Intake:
     """Writes new memories for the bank."""
@@ -257,7 +262,6 @@ class Intake:
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
         return TurnResult(log_id, memory, reason)
 
-
     def log_turns(self, conversation: str, messages: Sequence[ChatMessage], new: bool) -> TurnsLogged:
         """Log a batch of messages in order, each as :meth:`log_turn` with bursts on. All are checked
         before the first is written; ``new``: refuse a conversation the log already has."""
@@ -268,7 +272,7 @@ class Intake:
             check_text(m.speaker, 256, f"The speaker of message {m.turn}", "a speaker name's limit")
         if new:
             with self.db.guard():
-                exists = bool(store_retention.conversation(self.db.conn, conversation, limit=1))
+                exists = bool(store_retention.logged(self.db.conn, [conversation]))
             if exists:
                 raise InvalidInput(f"A conversation named {conversation!r} is already in the log; nothing was added.",
                                    hint="Import it under another name, or purge the old one first.")
@@ -276,7 +280,6 @@ class Intake:
         joined = sum(1 for r in results if r.memory is not None and r.memory.replaced_by)
         stored = sum(1 for r in results if r.memory is not None) - joined
         return TurnsLogged(conversation, len(results), stored, joined, len(results) - stored - joined)
-
 
     def _joins_burst(self, text: str, source: Source) -> bool:
         """Whether a message too slight to keep alone ("at Google", "haha") continues its speaker's

@@ -67,6 +67,13 @@ class ConversationSummary:
         return asdict(self)
 
 
+def logged(conn: Any, names: list[str]) -> list[str]:
+    """Which of ``names`` the conversation log already has, in the order given."""
+    have = {r[0] for r in conn.execute(f"SELECT DISTINCT conversation FROM conversation_log WHERE conversation IN "
+                                       f"({', '.join('?' * len(names))})", names)} if names else set()
+    return [n for n in names if n in have]
+
+
 def conversations(conn: Any, limit: int | None = None, offset: int = 0) -> list[ConversationSummary]:
     """Every logged conversation, the most recent first."""
     rows = conn.execute("SELECT conversation, COUNT(*), COUNT(memory_id), MIN(at), MAX(at) FROM conversation_log "
