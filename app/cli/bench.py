@@ -72,17 +72,17 @@ def _show(report: dict[str, Any], title: str) -> None:
 
 
 @bench.command("locomo")
-@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=True, path_type=Path))
 @click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
 @click.option("--ablate", is_flag=True, help="Also run with each retrieval component switched off.")
 @json_option
 def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
-    """Evidence-turn recall on a LoCoMo-format file, with BM25 and dense baselines."""
+    """Evidence-turn recall on a LoCoMo-format file or folder (REALTALK's layout too), with BM25 and dense baselines."""
     run_job(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
 
 
 @bench.command("ranker")
-@click.argument("locomo_path", metavar="LOCOMO", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("locomo_path", metavar="LOCOMO", type=FilePath(exists=True, dir_okay=True, path_type=Path))
 @click.option("--madial", "madial_paths", nargs=2, default=None, metavar="DIALOGUES MEMORIES",
               type=FilePath(exists=True, dir_okay=False, path_type=Path), help="MADial-Bench files to fit and test on too.")
 @click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
@@ -140,7 +140,7 @@ MODEL_HELP = "auto (the bundled SmolLM2), an installed model's name, or a GGUF p
 
 
 @bench.command("retention")
-@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=True, path_type=Path))
 @click.option("--budget", type=click.FloatRange(min=0.01, max=1.0), default=0.3, show_default=True,
               help="Share of the turns that may stay live memories.")
 @click.option("--cross-validate", is_flag=True,
@@ -231,7 +231,7 @@ def _persona_path(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 def gate_sources(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--personal", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
+    f = click.option("--personal", type=FilePath(exists=True, dir_okay=True, path_type=Path), default=None,
                      help="LoCoMo-format conversations: their questions must retrieve (needs --world).")(f)
     f = click.option("--world", type=FilePath(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="PopQA-format world-knowledge questions: must not retrieve (needs --personal).")(f)
@@ -260,7 +260,7 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
 
 
 @bench.command("facts")
-@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=True, path_type=Path))
 @click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + ".")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="Turns to extract from, spread evenly over the conversations.")
@@ -275,7 +275,7 @@ def facts_cmd(path: Path, model: str, limit: int) -> None:
 
 
 @bench.command("answer")
-@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=True, path_type=Path))
 @click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + "; none: memory-only.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Questions to ask, spread evenly over conversations and categories (default: all).")

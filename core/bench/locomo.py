@@ -26,7 +26,7 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.chatlog import locomo_turns
+from cairn.core.memory.chatlog import conversation_of, locomo_turns
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.retrieve import Retrievers
 from cairn.core.memory.storage.records import Source
@@ -75,19 +75,32 @@ def clean_evidence(raw: list[str], valid: set[str]) -> set[str]:
 
 
 def load(path: Path) -> list[Conversation]:
-    try:
-        data = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"Cannot read the LoCoMo file {path}: {exc}.") from exc
-    if not isinstance(data, list):
-        raise InvalidInput(f"{path} is not a LoCoMo-format file (expected a JSON list of conversations).")
-    return [_conversation(item, path) for item in data]
+    """LoCoMo-format conversations from a JSON file (a list of them, or one), or from every
+    ``*.json`` file of a folder (REALTALK ships one conversation a file)."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files:
+        raise InvalidInput(f"{path} holds no .json files.")
+    out = []
+    for file in files:
+        try:
+            data = json.loads(file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"Cannot read the LoCoMo file {file}: {exc}.") from exc
+        items = data if isinstance(data, list) else [data]
+        out += [_conversation(item, n, file) for n, item in enumerate(items, start=1)]
+    return out
 
 
-def _conversation(item: dict[str, Any], path: Path) -> Conversation:
+def _conversation(item: Any, n: int, path: Path) -> Conversation:
     try:
-        conv = Conversation(item["sample_id"])
-        conv.turns = [Turn(t.dia_id, t.speaker, t.text, t.session, t.time) for t in locomo_turns(item["conversation"])]
+        _, raw = conversation_of(item, n)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path} is not a LoCoMo-format file: {exc.message}") from exc
+    name = str(item.get("sample_id") or (path.stem if n == 1 else f"{path.stem}-{n}"))  # unique per file
+    try:
+        conv = Conversation(name)
+        conv.turns = [Turn(t.dia_id, t.speaker, t.text, t.session, t.time) for t in locomo_turns(raw)]
         valid = {t.dia_id for t in conv.turns}
         for q in item.get("qa", []):
             evidence = clean_evidence(q.get("evidence", []), valid)
@@ -96,10 +109,12 @@ def _conversation(item: dict[str, Any], path: Path) -> Conversation:
             elif str(q.get("category")) == "5":
                 conv.unanswerable.append(q["question"])
                 conv.adversarial.append(Question(q["question"], "5", evidence, str(q.get("adversarial_answer", ""))))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')} is malformed ({exc!r}).") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{path}: conversation {name} is malformed ({exc!r}).") from exc
     except InvalidInput as exc:
-        raise InvalidInput(f"{path}: conversation {item.get('sample_id', '?')}: {exc.message}") from exc
+        raise InvalidInput(f"{path}: conversation {name}: {exc.message}") from exc
+    if not conv.turns:
+        raise InvalidInput(f"{path}: conversation {name} has no turns.")
     return conv
 
 

@@ -82,17 +82,39 @@ def _turn_time(turn: dict[str, Any], session_time: float | None) -> float:
     return session_time
 
 
+def _sessions(raw: dict[str, Any]) -> list[tuple[int, str]]:
+    return sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k) and isinstance(raw[k], list))
+
+
+def conversation_of(item: Any, n: int, fallback: str = "") -> tuple[str, dict[str, Any]]:
+    """The ``n``-th conversation's name and sessions object, from LoCoMo's layout (``sample_id`` and
+    a ``conversation`` object) or REALTALK's (the sessions at the top, the speakers under ``name``).
+    Unnamed, it is ``fallback``, else "conversation n"."""
+    fallback = fallback or f"conversation {n}"
+    if isinstance(item, dict) and isinstance(item.get("conversation"), dict):
+        return str(item.get("sample_id") or fallback), item["conversation"]
+    if isinstance(item, dict) and _sessions(item):
+        people = item.get("name")
+        named = " & ".join(map(str, people.values())) if isinstance(people, dict) and people else ""
+        return str(item.get("sample_id") or named or fallback), item
+    raise InvalidInput(f"Conversation {n} of the JSON file has no 'conversation' object and no 'session_1' list "
+                       "(LoCoMo or REALTALK format).")
+
+
 def locomo_turns(raw: dict[str, Any]) -> Iterator[LocomoTurn]:
-    """The turns of a LoCoMo-format ``conversation`` object, sessions in order, photos as captions."""
-    sessions = sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k)
-                      and isinstance(raw[k], list))
-    for number, key in sessions:
+    """The turns of a LoCoMo-format ``conversation`` object, sessions in order, photos as captions.
+    A turn with neither text nor photo (a sticker, a deleted message) is left out."""
+    for number, key in _sessions(raw):
         stamp = raw.get(f"{key}_date_time")
         when = parse_time(stamp) if stamp else None
         for t in raw[key]:
-            said = t["text"] if "text" in t else t["clean_text"]
-            text = said + (f" [shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else "")
-            yield LocomoTurn(number, t[DIA_ID], t["speaker"], text, _turn_time(t, when))
+            if "text" not in t and "clean_text" not in t:
+                raise KeyError("text")
+            said = str((t["text"] if "text" in t else t["clean_text"]) or "").strip()
+            photo = f"[shares a photo: {t['blip_caption']}]" if t.get("blip_caption") else ""
+            text = f"{said} {photo}".strip()
+            if text:
+                yield LocomoTurn(number, t[DIA_ID], t["speaker"], text, _turn_time(t, when))
 
 
 def parse_chat(text: str, name: str, dates: str = "auto") -> list[ChatLog]:
@@ -146,11 +168,9 @@ def _json_logs(body: str) -> list[ChatLog]:
     items = data if isinstance(data, list) else [data]
     logs = []
     for n, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("conversation"), dict):
-            raise InvalidInput(f"Conversation {n} of the JSON file has no 'conversation' object (LoCoMo format).")
-        name = str(item.get("sample_id") or f"conversation {n}")
+        name, raw = conversation_of(item, n)
         try:
-            messages = [ChatMessage(t.speaker, t.text, t.time, t.dia_id) for t in locomo_turns(item["conversation"])]
+            messages = [ChatMessage(t.speaker, t.text, t.time, t.dia_id) for t in locomo_turns(raw)]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"Conversation {name!r} is malformed ({exc!r}).") from exc
         except InvalidInput as exc:

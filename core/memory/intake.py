@@ -42,6 +42,15 @@ class TurnResult:
 
 
 @dataclass(frozen=True)
+class Grown:
+    """A burst's memory as it will read once a new message joins it, embedded ahead of the write."""
+
+    target: int  # the memory the message continues
+    text: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
 class TurnsLogged:
     """What became of a batch of messages logged at once (a chat history read in)."""
 
@@ -139,19 +148,20 @@ class Intake:
     def remember(self, text: str, kind: str, source: Source, pinned: bool, importance: float | None,
                  client: str | None = None, continues: bool = False) -> Memory:
         """Store one checked memory (see :meth:`cairn.core.memory.bank.MemoryBank.remember`)."""
-        vector = self.embed([key_text(text, source.speaker)])[0]
         values = {**new_values(text, kind, source, pinned, self.clock.now()), "client": client}
+        vector, grown = self._arrival(values, continues)
         background = self.retention.prescore(text)
         with self.db.atomic() as conn:
-            memory, codes = self.store(conn, values, vector, importance, None, background, continues)
+            memory, codes = self.store(conn, values, vector, importance, None, background, continues, grown)
         self._index(codes)
         return memory
 
     def store(self, conn: Any, values: dict[str, Any], vector: np.ndarray, importance: float | None,
-              previous_text: str | None, background: Background, continues: bool = False) -> tuple[Memory, Codes]:
+              previous_text: str | None, background: Background, continues: bool = False,
+              grown: Grown | None = None) -> tuple[Memory, Codes]:
         """Insert a memory scored on arrival: as the continuation of the same speaker's message just
         before (:mod:`~cairn.core.memory.retention.bursts`), else on its own, consolidated with its
-        recent neighbours.
+        recent neighbours. ``grown``: the burst's longer text, embedded before the transaction.
 
         Returns it and the (id, code) pairs the in-memory index takes once the transaction commits."""
         self.ensure_embedder(conn)  # before comparing vectors
@@ -161,14 +171,14 @@ class Intake:
                                        self.settings.retention.duplicate_similarity) for n in assessed.near)
         burst = bursts.continued(conn, scored, self.settings.retention) if continues and not copy else None
         if burst is not None:
-            return self._continue(conn, scored, vector, *burst)
+            return self._continue(conn, scored, vector, *burst, grown)
         memory, code = self.insert_row(conn, scored, vector)
         store.add_history(conn, memory.uid, "add", memory.created_at, None, snapshot(memory))
         memory = self.retention.consolidate(conn, memory, assessed.near)
         return memory, [] if memory.replaced_by or code is None else [(memory.id, code)]
 
     def _continue(self, conn: Any, values: dict[str, Any], vector: np.ndarray, target: Memory,
-                  gap: float) -> tuple[Memory, Codes]:
+                  gap: float, ahead: Grown | None = None) -> tuple[Memory, Codes]:
         """The message joins ``target``, which is scored again as the longer text it becomes; the
         message's own row stays, hidden, pointing there."""
         now = values["created_at"]
@@ -176,7 +186,10 @@ class Intake:
         message, _ = self.insert_row(conn, hidden, vector)
         store.add_history(conn, message.uid, "add", now, None, snapshot(message))
         text = f"{target.text}{bursts.JOIN}{message.text}"
-        grown_vector = self.embed([key_text(text, target.source.speaker)])[0]
+        if ahead is not None and (ahead.target, ahead.text) == (target.id, text):
+            grown_vector = ahead.vector
+        else:  # another writer changed the burst since it was embedded ahead
+            grown_vector = self.embed([key_text(text, target.source.speaker)])[0]
         before = store.previous_in_source(conn, str(target.source.ref), target.id, live=True)
         previous = before.text if before is not None and before.source.speaker != target.source.speaker else None
         assessed = self.retention.assess(conn, text, target.source, grown_vector, previous,
@@ -245,7 +258,8 @@ class Intake:
         keep = pinned or (memorable and (self.settings.retention.store_trivial or worth_storing(text)))
         source = Source("conversation", conversation, (turn,) if turn else (), at, speaker)
         keep = keep or (memorable and continues and self._joins_burst(text, source))
-        vector = self.embed([key_text(text, speaker)])[0] if keep else None
+        values = new_values(text, "conversation", source, pinned, self.clock.now())
+        vector, grown = self._arrival(values, continues) if keep else (None, None)
         background = self.retention.prescore(text) if keep else None
         with self.db.atomic() as conn:
             log_id = store_retention.log_turn(conn, conversation, turn, speaker, text, at)
@@ -254,9 +268,8 @@ class Intake:
                 return TurnResult(log_id, None, f"{why}: kept in the conversation log only")
             before = store_retention.last_turn(conn, conversation, log_id)
             previous = before.text if before is not None and before.speaker != speaker else None
-            values = new_values(text, "conversation", source, pinned, self.clock.now())
             memory, codes = self.store(conn, values, vector, None, previous, background,
-                                       continues and previous is None)
+                                       continues and previous is None, grown)
             store_retention.link_turn(conn, log_id, memory.id)
         self._index(codes)
         reason = f"merged into memory {memory.replaced_by}" if memory.replaced_by else "stored"
@@ -280,6 +293,22 @@ class Intake:
         joined = sum(1 for r in results if r.memory is not None and r.memory.replaced_by)
         stored = sum(1 for r in results if r.memory is not None) - joined
         return TurnsLogged(conversation, len(results), stored, joined, len(results) - stored - joined)
+
+    def _arrival(self, values: dict[str, Any], continues: bool) -> tuple[np.ndarray, Grown | None]:
+        """A new text's vector and, when it will continue a burst, the grown memory's, both before the
+        write transaction, so the database is not held while the embedder runs. Two calls, not one
+        batch: a batch pads the short message to the burst's length."""
+        text, speaker = values["text"], values["source_speaker"]
+        found = None
+        if continues:
+            with self.db.guard():
+                found = bursts.continued(self.db.conn, values, self.settings.retention)
+        if found is None:
+            return self.embed([key_text(text, speaker)])[0], None
+        target = found[0]
+        grown = f"{target.text}{bursts.JOIN}{text}"
+        own = self.embed([key_text(text, speaker)])[0]
+        return own, Grown(target.id, grown, self.embed([key_text(grown, target.source.speaker)])[0])
 
     def _joins_burst(self, text: str, source: Source) -> bool:
         """Whether a message too slight to keep alone ("at Google", "haha") continues its speaker's

@@ -73,3 +73,40 @@ def test_scratch_index_ranks_by_bm25_with_the_banks_tokenizer() -> None:
         assert fts.search("greyhound", 5)[0] == 2  # stemmed, two hits in a short text
         assert set(fts.search("Ana greyhound", 5)) == {0, 2}
         assert fts.search("   ", 5) == [] and fts.search("zebra", 5) == []
+
+
+def realtalk(conv: dict) -> dict:
+    """REALTALK's own layout: the sessions at the top, the speakers under 'name', no sample_id."""
+    raw = copy.deepcopy(conv["conversation"])
+    del raw["speaker_a"], raw["speaker_b"]
+    return {"name": {"speaker_1": "Ana", "speaker_2": "Ben"}, **raw, "qa": conv["qa"]}
+
+
+def test_a_folder_of_realtalk_files_loads_one_conversation_a_file(tmp_path: Path) -> None:
+    first = realtalk(CONV)
+    first["session_1"].insert(1, {"speaker": "Ben", "dia_id": "D1:9", "clean_text": "  ", "blip_caption": ""})
+    first["qa"][0]["evidence"] = ["D1:9", "D1:1"]  # the empty message (a sticker) is gone, its id too
+    (tmp_path / "Chat_1_Ana_Ben.json").write_text(json.dumps(first))
+    (tmp_path / "Chat_2_Ana_Ben.json").write_text(json.dumps(realtalk(CONV)))
+    (tmp_path / "notes.txt").write_text("not a conversation")
+    one, two = locomo.load(tmp_path)
+    assert (one.sample_id, two.sample_id) == ("Chat_1_Ana_Ben", "Chat_2_Ana_Ben")
+    assert [t.dia_id for t in one.turns] == [t.dia_id for t in two.turns] == ["D1:1", "D1:2", "D1:3", "D2:1", "D2:2"]
+    assert one.questions[0].evidence == {"D1:1"} and len(one.questions) == len(two.questions) == 4
+
+
+def test_an_empty_folder_or_an_unknown_object_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no .json files"):
+        locomo.load(tmp_path)
+    (tmp_path / "x.json").write_text(json.dumps({"sessions": []}))
+    with pytest.raises(InvalidInput, match="no 'conversation' object and no 'session_1' list"):
+        locomo.load(tmp_path)
+    (tmp_path / "x.json").write_text(json.dumps({"session_1": [{"speaker": "Ana", "dia_id": "D1:1", "text": ""}],
+                                                 "session_1_date_time": "29.12.2023, 22:42:04"}))
+    with pytest.raises(InvalidInput, match="conversation x has no turns"):
+        locomo.load(tmp_path)
+
+
+def test_a_realtalk_file_imports_as_a_chat_named_by_its_speakers() -> None:
+    [log] = chatlog.parse_chat(json.dumps(realtalk(CONV)), "file.json")
+    assert log.name == "Ana & Ben" and log.format == "locomo" and len(log.messages) == 5

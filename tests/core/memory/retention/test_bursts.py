@@ -1,7 +1,9 @@
 """Bursts: a thought sent as several messages in a row becomes one memory, and only then."""
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cairn.core.clock import ManualClock
@@ -9,6 +11,7 @@ from cairn.core.config import Settings, from_mapping
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.chatlog import ChatMessage, parse_chat
+from cairn.core.memory.retrieval.embed import HashingEmbedder
 from cairn.core.memory.storage.records import Memory, Source
 
 BURST = ["so guess what happened today", "I got the job at the Lisbon aquarium", "starting on 3 March!"]
@@ -122,3 +125,52 @@ def test_a_slight_message_joins_its_speakers_burst_but_not_after_a_reply(fast: M
     send(fast, clock, [("Ben", "nice"), ("Ana", "haha")])  # Ben replied in between: Ana's "haha" stays apart
     assert [m.text for m in live(fast)] == ["I got a job offer yesterday from Google"]
     assert [t.memory_id for t in fast.conversation("chat-1")][2:] == [None, None]
+
+
+class Watching(HashingEmbedder):
+    """The hashing embedder, noting each batch it embeds and whether a write was open meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bank: MemoryBank | None = None
+        self.calls: list[tuple[list[str], bool]] = []
+        self.during: Callable[[list[str]], None] = lambda texts: None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        writing = self.bank is not None and self.bank.db.conn.in_transaction
+        self.calls.append((list(texts), writing))
+        self.during(list(texts))
+        return super().embed(texts)
+
+
+def test_a_burst_is_embedded_before_the_write(isolated_home: Path, clock: ManualClock) -> None:
+    watching = Watching()
+    with MemoryBank.open(isolated_home / "memory.db", Settings(), embedder=watching, clock=clock) as bank:
+        watching.bank = bank
+        watching.calls.clear()
+        send(bank, clock, [("Ana", text) for text in BURST])
+        grown = [f"Ana: {BURST[0]}", f"Ana: {BURST[1]}", f"Ana: {' '.join(BURST[:2])}", f"Ana: {BURST[2]}",
+                 f"Ana: {' '.join(BURST)}"]  # each message, then the burst it grows
+        assert [texts for texts, _ in watching.calls] == [[t] for t in grown]
+        assert not any(writing for _, writing in watching.calls)
+
+
+def test_a_burst_another_writer_grew_meanwhile_is_embedded_again(isolated_home: Path, clock: ManualClock) -> None:
+    watching = Watching()
+    path = isolated_home / "memory.db"
+    with MemoryBank.open(path, Settings(), embedder=watching, clock=clock) as bank, \
+            MemoryBank.open(path, Settings(), clock=clock) as other:
+        send(bank, clock, [("Ana", BURST[0])])
+
+        def interleave(texts: list[str]) -> None:  # while the burst is embedded ahead, another message lands
+            if texts == [f"Ana: {BURST[0]} {BURST[2]}"]:
+                watching.during = lambda texts: None
+                other.log_turn("chat-1", BURST[1], speaker="Ana", turn="D1:2")
+
+        watching.during = interleave
+        bank.log_turn("chat-1", BURST[2], speaker="Ana", turn="D1:3")
+        [memory] = live(bank)
+        assert memory.text == f"{BURST[0]} {BURST[1]} {BURST[2]}" and memory.source.turns == ("D1:1", "D1:2", "D1:3")
+        assert watching.calls[-1][0] == ["Ana: " + memory.text]  # the stale burst was embedded again
+        [top] = bank.recall(f"Ana: {memory.text}", k=1, touch=False)  # the vector holds the whole text
+        assert top.memory.id == memory.id and top.signals["cosine"] > 0.99
