@@ -86,11 +86,10 @@ def _sessions(raw: dict[str, Any]) -> list[tuple[int, str]]:
     return sorted((int(k.split("_")[1]), k) for k in raw if re.fullmatch(r"session_\d+", k) and isinstance(raw[k], list))
 
 
-def conversation_of(item: Any, n: int, fallback: str = "") -> tuple[str, dict[str, Any]]:
+def conversation_of(item: Any, n: int) -> tuple[str, dict[str, Any]]:
     """The ``n``-th conversation's name and sessions object, from LoCoMo's layout (``sample_id`` and
-    a ``conversation`` object) or REALTALK's (the sessions at the top, the speakers under ``name``).
-    Unnamed, it is ``fallback``, else "conversation n"."""
-    fallback = fallback or f"conversation {n}"
+    a ``conversation`` object) or REALTALK's (the sessions at the top, the speakers under ``name``)."""
+    fallback = f"conversation {n}"
     if isinstance(item, dict) and isinstance(item.get("conversation"), dict):
         return str(item.get("sample_id") or fallback), item["conversation"]
     if isinstance(item, dict) and _sessions(item):
