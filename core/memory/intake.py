@@ -257,8 +257,8 @@ class Intake:
         at = self.clock.now() if at is None else float(at)
         keep = pinned or (memorable and (self.settings.retention.store_trivial or worth_storing(text)))
         source = Source("conversation", conversation, (turn,) if turn else (), at, speaker)
-        keep = keep or (memorable and continues and self._joins_burst(text, source))
         values = new_values(text, "conversation", source, pinned, self.clock.now())
+        keep = keep or (memorable and continues and self._joins_burst(values))
         vector, grown = self._arrival(values, continues) if keep else (None, None)
         background = self.retention.prescore(text) if keep else None
         with self.db.atomic() as conn:
@@ -303,17 +303,18 @@ class Intake:
         if continues:
             with self.db.guard():
                 found = bursts.continued(self.db.conn, values, self.settings.retention)
+        own = self.embed([key_text(text, speaker)])[0]
         if found is None:
-            return self.embed([key_text(text, speaker)])[0], None
+            return own, None
         target = found[0]
         grown = f"{target.text}{bursts.JOIN}{text}"
-        own = self.embed([key_text(text, speaker)])[0]
         return own, Grown(target.id, grown, self.embed([key_text(grown, target.source.speaker)])[0])
 
-    def _joins_burst(self, text: str, source: Source) -> bool:
-        """Whether a message too slight to keep alone ("at Google", "haha") continues its speaker's
-        burst, which it then joins: said right after, by the same speaker, nobody in between."""
-        values = new_values(text, "conversation", source, False, self.clock.now())
+    def _joins_burst(self, values: dict[str, Any]) -> bool:
+        """Whether a message too slight to keep alone ("at Google", "haha"; its column values)
+        continues its speaker's burst, which it then joins: said right after, by the same speaker,
+        nobody in between."""
+        source = source_of(values)
         with self.db.guard():
             before = store_retention.last_turn(self.db.conn, str(source.ref), 2**62)
             return (before is not None and before.speaker == source.speaker
