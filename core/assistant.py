@@ -35,11 +35,13 @@ from cairn.core.llm import snapshot
 from cairn.core.llm.chat import Chat
 from cairn.core.llm.loader import ModelChoice, ModelSlot, resolve_choice
 from cairn.core.llm.prompt import Message
+from cairn.core.llm.relevance import QueryLikelihood
 from cairn.core.llm.sampling import Sampling
 from cairn.core.llm.vote import retrieval_vote
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.gate.decision import Decision, Gate, State, is_request
 from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.retrieval.rerank import rerank
 from cairn.core.memory.storage.records import Memory, MemoryId, Recalled, Source
 from cairn.core.paths import Paths, expand, secure
 from cairn.core.phrasing import Phraser
@@ -233,7 +235,12 @@ class Assistant:
         """The memories worth showing: recalled, above the relevance floor, inside the token budget.
         Only these are reinforced: a memory recalled but not shown was not used."""
         s = self.settings
-        hits = [h for h in self.bank.recall(text, s.k, touch=False) if h.signals.get("cosine", 0.0) >= s.min_cosine]
+        scorer = self._relevance(text)
+        depth = s.rerank_depth if scorer is not None else 0
+        hits = self.bank.recall(text, max(s.k, depth), touch=False)
+        if scorer is not None:
+            hits = rerank(text, hits, scorer, depth, s.rerank_weight)
+        hits = [h for h in hits[:s.k] if h.signals.get("cosine", 0.0) >= s.min_cosine]
         kept, budget = [], s.memory_tokens
         chat = self._chat
         for h in hits:
@@ -245,6 +252,16 @@ class Assistant:
             budget -= cost
         self.bank.retention.reinforce(kept)
         return kept
+
+    def _relevance(self, text: str) -> QueryLikelihood | None:
+        """The model's log p(question | memory) to reorder recall by (``assistant.rerank``), or None.
+        The model is not loaded for this alone: a date question is answered from the memory."""
+        if self.settings.rerank == "off" or self.settings.rerank_weight == 0:
+            return None
+        if not self.model_loaded and grounding.is_temporal(text):
+            return None
+        chat = self.chat
+        return None if chat is None else QueryLikelihood(chat.rt, chat.template)
 
     def _from_memory(self, text: str, decision: Decision, shown: list[Recalled]) -> Answer:
         mems = [h.memory for h in shown]

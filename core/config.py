@@ -134,6 +134,13 @@ class AssistantSettings:
     answers: str = _opt("auto", choices=("auto", "phrased", "extractive"),
                         doc="memory answers in the model's words (checked against the memories) or quoted")
     user: str = _opt("user", doc="the speaker name the user's own turns are stored under")
+    rerank: str = _opt("off", choices=("on", "off"),
+                       doc="reorder the best recalled memories by how likely the chat model finds the question "
+                           "after each (never loads the model for that alone, as for a date question)")
+    rerank_depth: int = _opt(10, lo=2, hi=50, doc="recalled memories the model reorders")
+    rerank_weight: float = _opt(2.0, lo=0.0, hi=10.0,
+                                doc="weight of the model's likelihood (a z-score among the memories reordered) "
+                                    "against recall's log-odds")
 
 
 @dataclass(frozen=True)

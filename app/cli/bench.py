@@ -12,7 +12,7 @@ import click
 from cairn.app.cli.context import FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core import expand
-from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, ranking, retention, scale, writers
+from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, ranking, rerank, retention, scale, writers
 from cairn.core.llm import LoadOptions, Runtime, catalog
 from cairn.core.memory import make_embedder
 
@@ -257,6 +257,29 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
     check_sources(personal, world)
     run_job("Retrieval gate", gate.run, personal, world, persona_file, cross_validate=cross_validate,
             vote_model=_model(vote) if vote else None)
+
+
+@bench.command("rerank")
+@click.argument("locomo_path", metavar="LOCOMO", type=FilePath(exists=True, dir_okay=True, path_type=Path))
+@click.option("--madial", "madial_paths", nargs=2, default=None, metavar="DIALOGUES MEMORIES",
+              type=FilePath(exists=True, dir_okay=False, path_type=Path), help="MADial-Bench files to test on too.")
+@click.option("--model", "model", default="auto", show_default=True, help=MODEL_HELP + ".")
+@click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
+@click.option("--depth", type=click.IntRange(min=2, max=50), default=10, show_default=True,
+              help="Candidates the model reorders per question.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Score every n-th question of each group only (the model takes about half a second a memory "
+                   "on 2 cores).")
+@json_option
+def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model: str, k_text: str, depth: int,
+               every: int) -> None:
+    """The model's log p(question | memory) reordering the held-out ranker's best candidates, its weight
+    chosen on the other groups; against the ranker alone, with the model's time per question."""
+    chosen = _model(model)
+    if chosen is None:
+        raise click.UsageError("Re-ranking needs a model: --model auto, a name or a path.")
+    run_job(f"Re-ranking by the model ({locomo_path.name}, {chosen.name})", rerank.run, locomo_path, madial_paths,
+            _ks(k_text), chosen, depth, every)
 
 
 @bench.command("facts")

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from cairn.core._exports import lazy
 
-_NAMES = {name: "" for name in ("answer", "facts", "gate", "llm", "loading", "locomo", "madial", "ranking", "retention",
-                                 "scale", "writers")}
+_NAMES = {name: "" for name in ("answer", "facts", "gate", "llm", "loading", "locomo", "madial", "ranking", "rerank",
+                                 "retention", "scale", "writers")}
 __all__ = sorted(_NAMES)
 if not TYPE_CHECKING:  # hidden from type checkers, so a name outside __all__ stays an error there
     __getattr__ = lazy(__name__, _NAMES)
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (explicit re-exports)
     from cairn.core.bench import locomo as locomo
     from cairn.core.bench import madial as madial
     from cairn.core.bench import ranking as ranking
+    from cairn.core.bench import rerank as rerank
     from cairn.core.bench import retention as retention
     from cairn.core.bench import scale as scale
     from cairn.core.bench import writers as writers

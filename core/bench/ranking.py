@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +27,7 @@ from cairn.core.config import Settings
 from cairn.core.memory.bank import MemoryBank
 from cairn.core.memory.retrieval.embed import Embedder
 from cairn.core.memory.retrieval.ranker import FEATURES, Ranker, fit
+from cairn.core.memory.retrieval.rerank import passage
 from cairn.core.memory.retrieval.retrieve import Retrievers
 
 LABEL = "the candidate holds the question's evidence (LoCoMo categories 1-4; MADial relevant memories)"
@@ -35,7 +36,8 @@ MADIAL_FOLDS = 4
 
 @dataclass
 class Pool:
-    """One question's candidates: feature rows, labels, memory ids and turn ids, in pool order."""
+    """One question's candidates: feature rows, labels, memory ids and turn ids, in pool order, and
+    each memory as a re-ranking scorer reads it."""
 
     category: str
     evidence: set[str]
@@ -43,6 +45,8 @@ class Pool:
     labels: list[bool]
     ids: list[int]
     turns: list[tuple[str, ...]]
+    query: str = ""
+    passages: list[str] = field(default_factory=list)
 
 
 def collect(bank: MemoryBank, questions: list[Any], k: int, use: Retrievers = Retrievers()) -> list[Pool]:
@@ -56,7 +60,8 @@ def collect(bank: MemoryBank, questions: list[Any], k: int, use: Retrievers = Re
             hits = bank.recall(q.text, k=k, touch=False, use=use, whole_pool=True)
             rows = [{f: h.signals.get(f"f_{f}", math.nan) for f in FEATURES} for h in hits]
             pools.append(Pool(q.category, q.evidence, rows, [bool(set(h.memory.source.turns) & q.evidence) for h in hits],
-                              [h.memory.id for h in hits], [h.memory.source.turns for h in hits]))
+                              [h.memory.id for h in hits], [h.memory.source.turns for h in hits], q.text,
+                              [passage(h.memory) for h in hits]))
         return pools
     finally:
         bank.use_ranker(kept)
@@ -87,16 +92,21 @@ def fit_on(pools: dict[str, list[Pool]], names: list[str], embedder_id: str) -> 
     return fit(rows, labels, meta=meta, sample_weights=[w * len(rows) / total for w in weights])
 
 
+def held_out_rankers(pools: dict[str, list[Pool]], embedder_id: str) -> dict[str, Ranker]:
+    """For each group, the ranker fitted on all the other groups."""
+    return {held: fit_on(pools, [n for n in pools if n != held], embedder_id) for held in pools}
+
+
 def held_out(pools: dict[str, list[Pool]], ks: list[int], embedder_id: str) -> dict[str, Tally]:
     """Each group ranked by weights fitted on all the others, tallied per data set."""
     tallies: dict[str, Tally] = {}
-    for held in pools:
-        ranker = fit_on(pools, [n for n in pools if n != held], embedder_id)
-        score(ranker, pools[held], ks, tallies.setdefault(_dataset(held), Tally()))
+    for held, ranker in held_out_rankers(pools, embedder_id).items():
+        score(ranker, pools[held], ks, tallies.setdefault(dataset(held), Tally()))
     return tallies
 
 
-def _dataset(group: str) -> str:
+def dataset(group: str) -> str:
+    """The data set a group belongs to: ``locomo`` or ``madial``."""
     return "madial" if group.startswith("madial") else "locomo"
 
 
@@ -137,15 +147,23 @@ def _madial(paths: tuple[Path, Path], ks: list[int], embedder: Embedder, setting
             _fixed(bank, questions, ks, fixed)
 
 
-def run(locomo_path: Path, madial_paths: tuple[Path, Path] | None, ks: list[int], save: Path | None = None, *,
-        embedder: Embedder, settings: Settings | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """The whole benchmark; returns the JSON-ready report (and writes the weights to ``save``)."""
-    settings = settings or Settings()
+def gather(locomo_path: Path, madial_paths: tuple[Path, Path] | None, ks: list[int], embedder: Embedder,
+           settings: Settings, progress: Progress | None = None) -> tuple[dict[str, list[Pool]], dict[str, Tally]]:
+    """Every group's pools (each LoCoMo conversation, MADial in four folds), and the fixed fusion's
+    tally per data set on the same questions."""
     pools: dict[str, list[Pool]] = {}
     fixed = {"locomo": Tally(), "madial": Tally()}
     _locomo(locomo_path, ks, embedder, settings, pools, fixed["locomo"], progress)
     if madial_paths:
         _madial(madial_paths, ks, embedder, settings, pools, fixed["madial"])
+    return pools, fixed
+
+
+def run(locomo_path: Path, madial_paths: tuple[Path, Path] | None, ks: list[int], save: Path | None = None, *,
+        embedder: Embedder, settings: Settings | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report (and writes the weights to ``save``)."""
+    settings = settings or Settings()
+    pools, fixed = gather(locomo_path, madial_paths, ks, embedder, settings, progress)
     learned = held_out(pools, ks, embedder.id)
     report: dict[str, Any] = {"groups": {n: len(p) for n, p in pools.items()}, "embedder": {"id": embedder.id}}
     for name, tally in learned.items():

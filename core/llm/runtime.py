@@ -279,6 +279,28 @@ class Runtime:
         shares: list[float] = (weights / weights.sum()).tolist()
         return shares
 
+    def likelihoods(self, head: list[int], bodies: list[list[int]], tail: list[int]) -> list[float]:
+        """log p(``tail`` | ``head`` + body) for each of ``bodies``, in nats, on the scratch sequence:
+        ``head`` is evaluated once and kept, each body and the tail after it; logits are taken only
+        where they predict the tail. The conversation's cache is untouched."""
+        if not tail or not all(bodies):
+            raise ValueError("the tail and every body need at least one token")
+        start = self.kv_pos_max(CONVERSATION) + 1
+        self.kv_clear(SCRATCH)
+        try:
+            self.decode(head, start, SCRATCH, logits="none")
+            at = start + len(head)
+            out = []
+            for body in bodies:
+                self.kv_remove(SCRATCH, at, -1)
+                first = self.decode(body, at, SCRATCH, logits="last")
+                rest = self.decode(tail[:-1], at + len(body), SCRATCH, logits="all")
+                rows = np.concatenate([first, rest]).astype(np.float64)
+                out.append(float((rows[np.arange(len(tail)), tail] - _logsumexp(rows)).sum()))
+            return out
+        finally:
+            self.kv_clear(SCRATCH)
+
     def complete(self, prompt: list[int], sampling: Sampling, max_tokens: int) -> str:
         """Generate after ``prompt`` on the scratch sequence (side tasks such as extracting facts);
         the conversation's cache is untouched."""

@@ -79,3 +79,17 @@ def test_fact_extraction_bench_measures_the_grounding_bar(cairn, tmp_path) -> No
     assert 0.0 <= report["share_grounded"] <= 1.0 and report["ms_per_turn"] > 0
     assert report["facts_kept_per_statement"] <= report["facts_offered_per_statement"]
     assert cairn("bench", "facts", str(path), "--model", "none").code == 2
+
+
+def test_the_bundled_model_reordering_recall_still_cites_the_memory_that_answers(isolated_home) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    settings = Settings()
+    settings = dataclasses.replace(settings, assistant=dataclasses.replace(settings.assistant, rerank="on"))
+    with assistant_mod.open(settings, resolve()) as a:
+        stored = [a.ask(text).stored[0] for text in SESSION_ONE]
+        a.new_conversation()
+        for question, memory in (("What am I allergic to?", stored[0]), ("Who am I going to Kyoto with?", stored[2])):
+            answer = a.ask(question)
+            assert answer.cited == [memory.id], answer
+            assert answer.used and all("likelihood" in h.signals for h in answer.used)

@@ -153,3 +153,23 @@ def test_open_assembles_from_settings_and_loads_the_model_only_when_needed(isola
     with assistant_mod.open(replace(settings, llm=replace(settings.llm, model=str(broken))), paths) as a:
         answer = a.ask("Write a haiku about rain")
         assert answer.mode == "memory-only" and "did not load" in answer.note
+
+
+def test_the_model_reorders_recall_only_when_asked_and_never_loads_for_it_alone(isolated_home: Path,
+                                                                               tmp_path: Path) -> None:
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    base = replace(Settings(), llm=replace(Settings().llm, model=str(model), n_ctx=1024))
+    facts = ["I keep the spare house key under the blue flowerpot.", "My sister Ana moved to Porto last March.",
+             "I started the cello two weeks ago."]
+    for mode in ("off", "on"):
+        settings = replace(base, assistant=replace(base.assistant, rerank=mode, min_cosine=-1.0))
+        with assistant_mod.open(settings, resolve()) as a:
+            for text in facts if mode == "off" else []:  # one bank for both runs
+                a.ask(text)
+            a.new_conversation()
+            when = a.ask("When did I start the cello?")  # a date answer: the model stays unloaded
+            assert when.kind == "extractive" and a._slot is not None and a._slot.loaded is None
+            assert all("likelihood" not in h.signals for h in when.used)
+            answer = a.ask("Where do I keep my spare house key?")
+            scored = ["likelihood" in h.signals for h in answer.used]
+            assert len(answer.used) >= 2 and all(scored) == (mode == "on") and any(scored) == (mode == "on")

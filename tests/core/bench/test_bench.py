@@ -1,12 +1,14 @@
 """The benchmarks on small made-up data in the public formats (the real data is never copied here)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cairn.core.bench import locomo, madial, scale
 from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.retrieval.embed import HashingEmbedder
 
@@ -150,6 +152,23 @@ def test_retention_bench_fit_cross_validation_and_ablation(tmp_path: Path) -> No
     assert report["ablation"]["all_parts"] >= 0.9 and "without_novelty" in report["ablation"]
     with pytest.raises(InvalidInput, match="between 0 and 1"):
         retention.run(path, 1.5, embedder=HashingEmbedder())
+
+
+def test_rerank_bench_scores_the_held_out_rankers_best_and_chooses_its_weight_elsewhere(tmp_path: Path) -> None:
+    from cairn.core.bench import rerank
+    from cairn.models import tiny_gguf
+
+    path = tmp_path / "chats.json"
+    path.write_text(json.dumps([_diary_conversation(name, seed) for seed, name in enumerate("abc", start=1)]))
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    settings = replace(Settings(), llm=replace(Settings().llm, n_ctx=512))
+    report = rerank.run(path, None, [1, 5], model, depth=4, every=3, embedder=HashingEmbedder(), settings=settings)
+    assert report["questions"] == {"a": 4, "b": 4, "c": 4} and report["depth"] == 4
+    assert set(report["weights_chosen"]) == {"a", "b", "c"}
+    assert all(w in rerank.WEIGHTS for w in report["weights_chosen"].values())
+    part = report["locomo"]
+    assert part["by_weight"]["0.0"] == part["ranker_held_out"]  # no weight: exactly the ranker's order
+    assert set(part["reranked_held_out"]) >= {"recall@1", "recall@5"} and report["ms_per_question"]["p50"] > 0
 
 
 def test_answer_bench_contract(tmp_path: Path) -> None:

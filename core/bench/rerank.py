@@ -1,0 +1,130 @@
+"""`cairn bench rerank`: the chat model's log p(question | memory) reordering the held-out ranker's
+best candidates (:mod:`cairn.core.memory.retrieval.rerank`, :mod:`cairn.core.llm.relevance`).
+
+The pools and the held-out ranking are those of `cairn bench ranker`: each group (a LoCoMo
+conversation, a MADial fold) is ranked by weights fitted on the other groups. For every
+``every``-th question the model scores the first ``depth`` candidates. The weight of its likelihood
+is then chosen for each group on the other groups (from :data:`WEIGHTS`), so the re-ranked figure
+is for questions that neither the ranker nor the weight saw. Next to it: the held-out ranker alone
+on the same questions, and the weight Cairn ships (``assistant.rerank_weight``), which was chosen
+on this data. Cost: the model's time per question.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cairn.core.bench.locomo import CATEGORIES, Progress
+from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.bench.ranking import Pool, dataset, gather, held_out_rankers
+from cairn.core.config import Settings
+from cairn.core.llm.chat import Chat
+from cairn.core.llm.options import LoadOptions
+from cairn.core.llm.relevance import QueryLikelihood
+from cairn.core.llm.runtime import Runtime
+from cairn.core.llm.session import Session
+from cairn.core.memory.retrieval.embed import Embedder
+from cairn.core.memory.retrieval.rerank import reorder
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+@dataclass
+class Scored:
+    """One question: its pool, the held-out ranker's order (pool indices) with its probabilities,
+    and the model's values for the first ``depth`` of that order."""
+
+    pool: Pool
+    order: list[int]
+    probs: list[float]
+    values: list[float]
+
+
+def run(locomo_path: Path, madial_paths: tuple[Path, Path] | None, ks: list[int], model: Path, depth: int = 10,
+        every: int = 1, *, embedder: Embedder, settings: Settings | None = None,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-ready report."""
+    settings = settings or Settings()
+    pools, _ = gather(locomo_path, madial_paths, ks, embedder, settings, progress)
+    rankers = held_out_rankers(pools, embedder.id)
+    scored: dict[str, list[Scored]] = {}
+    seconds: list[float] = []
+    with Runtime(model, LoadOptions.from_settings(settings.llm)) as rt:
+        scorer = QueryLikelihood(rt, Chat(rt, Session(rt)).template)
+        total = sum(len(p[::every]) for p in pools.values())
+        for group, group_pools in pools.items():
+            for p in group_pools[::every]:
+                ranked = rankers[group].rank(p.rows, p.ids)
+                where = {i: n for n, i in enumerate(p.ids)}
+                order = [where[i] for i, _ in ranked]
+                start = time.perf_counter()
+                values = scorer(p.query, [p.passages[i] for i in order[:depth]]) or []
+                seconds.append(time.perf_counter() - start)
+                scored.setdefault(group, []).append(Scored(p, order, [s for _, s in ranked], values))
+                if progress:
+                    progress("rerank", len(seconds), total)
+    report = _report(scored, ks, depth, every, settings.assistant.rerank_weight, seconds, model)
+    report["embedder"] = {"id": embedder.id}
+    return report
+
+
+def _tally(items: list[Scored], ks: list[int], depth: int, weight: float | None, tally: Tally) -> Tally:
+    """Recall@k of ``items`` in the ranker's order, or re-ranked with ``weight``."""
+    for s in items:
+        order = s.order
+        if weight is not None and len(s.values) >= 2:
+            top = order[:len(s.values)]
+            order = [top[i] for i in reorder(s.probs[:len(top)], s.values, weight)] + order[len(top):]
+        turns = [s.pool.turns[i] for i in order[:max(ks)]]
+        metrics: dict[str, float] = {}
+        for k in ks:
+            metrics.update(at_k(turns, s.pool.evidence, k))
+        tally.add(s.pool.category, metrics)
+    return tally
+
+
+def _macro(name: str, tally: Tally) -> dict[str, float]:
+    return tally.macro(CATEGORIES if name == "locomo" else None)
+
+
+def _objective(scored: dict[str, list[Scored]], groups: list[str], ks: list[int], depth: int, weight: float) -> float:
+    """Sum over data sets and cut-offs of macro recall@k on ``groups``."""
+    tallies: dict[str, Tally] = {}
+    for g in groups:
+        _tally(scored[g], ks, depth, weight, tallies.setdefault(dataset(g), Tally()))
+    return sum(v for name, t in tallies.items() for v in _macro(name, t).values())
+
+
+def _report(scored: dict[str, list[Scored]], ks: list[int], depth: int, every: int, shipped: float,
+            seconds: list[float], model: Path) -> dict[str, Any]:
+    chosen: dict[str, float] = {}
+    base: dict[str, Tally] = {}
+    held: dict[str, Tally] = {}
+    fixed: dict[str, Tally] = {}
+    for g, items in scored.items():
+        others = [o for o in scored if o != g]
+        chosen[g] = max(WEIGHTS, key=lambda w: (_objective(scored, others, ks, depth, w), -w))
+        name = dataset(g)
+        _tally(items, ks, depth, None, base.setdefault(name, Tally()))
+        _tally(items, ks, depth, chosen[g], held.setdefault(name, Tally()))
+        _tally(items, ks, depth, shipped, fixed.setdefault(name, Tally()))
+    report: dict[str, Any] = {"model": str(model), "depth": depth, "every": every, "weights_chosen": chosen,
+                              "shipped_weight": shipped, "questions": {g: len(v) for g, v in scored.items()}}
+    for name in base:
+        report[name] = {"ranker_held_out": _macro(name, base[name]), "reranked_held_out": _macro(name, held[name]),
+                        "reranked_shipped_weight": _macro(name, fixed[name]), "by_weight": {}}
+    for w in WEIGHTS:  # every weight on every question: in-sample, to show how flat the choice is
+        tallies: dict[str, Tally] = {}
+        for g, items in scored.items():
+            _tally(items, ks, depth, w, tallies.setdefault(dataset(g), Tally()))
+        for name, t in tallies.items():
+            report[name]["by_weight"][str(w)] = _macro(name, t)
+    if seconds:
+        ordered = sorted(seconds)
+        report["ms_per_question"] = {"p50": round(1000 * statistics.median(ordered), 1),
+                                     "p95": round(1000 * ordered[int(0.95 * (len(ordered) - 1))], 1)}
+    return report
