@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cairn.core.bench.metrics import Tally, at_k, latency
+from cairn.core.bench.metrics import Tally, at_ks, latency
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
@@ -141,7 +141,7 @@ def evaluate(bank: MemoryBank, conv: Conversation, ks: list[int], tally: Tally, 
         hits = bank.recall(q.text, k=max(ks), touch=False, use=use)
         if timings is not None:
             timings.append(time.perf_counter() - start)
-        tally.add(q.category, _all_k(_turn_ids(hits), q.evidence, ks))
+        tally.add(q.category, at_ks(_turn_ids(hits), q.evidence, ks))
 
 
 BASELINES = ("bm25", "dense", "rrf")
@@ -176,14 +176,7 @@ def baselines(embedder: Embedder, conv: Conversation, ks: list[int], tallies: di
             dense = [int(i) for i in np.argsort(-(vectors @ query))[:FUSION_DEPTH]]
             bm25 = fts.search(q.text, FUSION_DEPTH)
             for name, ranking in (("bm25", bm25), ("dense", dense), ("rrf", rrf([bm25, dense], FUSION_DEPTH))):
-                tallies[name].add(q.category, _all_k([ids[i] for i in ranking[:max(ks)]], q.evidence, ks))
-
-
-def _all_k(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    for k in ks:
-        metrics.update(at_k(ranked, gold, k))
-    return metrics
+                tallies[name].add(q.category, at_ks([ids[i] for i in ranking[:max(ks)]], q.evidence, ks))
 
 
 def run(path: Path, ks: list[int], ablate: bool = False, *, embedder: Embedder,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cairn.core.bench.locomo import Progress
-from cairn.core.bench.metrics import Tally, at_k, latency
+from cairn.core.bench.metrics import Tally, at_ks, latency
 from cairn.core.clock import ManualClock, parse_when
 from cairn.core.config import Settings
 from cairn.core.errors import CairnError, InvalidInput
@@ -109,13 +109,6 @@ def run(dialogues_path: Path, memories_path: Path, ks: list[int], *, embedder: E
             "embedder": {"id": embedder.id, "dim": embedder.dim}}
 
 
-def _metrics(ranked: list[tuple[str, ...]], gold: set[str], ks: list[int]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k in ks:
-        out.update(at_k(ranked, gold, k))
-    return out
-
-
 def query_text(bank: MemoryBank, d: Dialogue) -> str:
     """The dialogue as the query, trimmed from the front to the query size limit."""
     limit = bank.settings.recall.max_query_bytes
@@ -129,7 +122,7 @@ def _ask(bank: MemoryBank, d: Dialogue, ks: list[int], tally: Tally) -> float:
     start = time.perf_counter()
     hits = bank.recall(query_text(bank, d), k=max(ks), touch=False)
     elapsed = time.perf_counter() - start
-    tally.add("all", _metrics([h.memory.source.turns for h in hits], d.relevant, ks))
+    tally.add("all", at_ks([h.memory.source.turns for h in hits], d.relevant, ks))
     return elapsed
 
 
@@ -142,6 +135,6 @@ def _baselines(bank: MemoryBank, d: Dialogue, ks: list[int], bm25: Tally, dense:
     except CairnError:
         found = []
     mems = store.get_many(bank.db.conn, [i for i, _ in found])
-    bm25.add("all", _metrics([mems[i].source.turns for i, _ in found if i in mems], d.relevant, ks))
+    bm25.add("all", at_ks([mems[i].source.turns for i, _ in found if i in mems], d.relevant, ks))
     order = np.argsort(-(plain @ bank.embedder.embed([query])[0]))[: max(ks)]
-    dense.add("all", _metrics([(keys[i],) for i in order], d.relevant, ks))
+    dense.add("all", at_ks([(keys[i],) for i in order], d.relevant, ks))

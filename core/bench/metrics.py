@@ -19,6 +19,14 @@ def at_k(retrieved: Sequence[Iterable[str]], gold: set[str], k: int) -> dict[str
     return {f"recall@{k}": got / len(gold), f"hit@{k}": float(got > 0), f"all@{k}": float(got == len(gold))}
 
 
+def at_ks(retrieved: Sequence[Iterable[str]], gold: set[str], ks: Iterable[int]) -> dict[str, float]:
+    """:func:`at_k` for every cut-off in ``ks``, in one dict."""
+    out: dict[str, float] = {}
+    for k in ks:
+        out.update(at_k(retrieved, gold, k))
+    return out
+
+
 class Tally:
     """Per-category averages of per-question metric dicts, and their macro average."""
 

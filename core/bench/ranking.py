@@ -21,7 +21,7 @@ from typing import Any
 
 from cairn.core.bench import locomo, madial
 from cairn.core.bench.locomo import CATEGORIES, Progress
-from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.bench.metrics import Tally, at_ks
 from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.memory.bank import MemoryBank
@@ -72,10 +72,7 @@ def score(ranker: Ranker, pools: list[Pool], ks: list[int], tally: Tally) -> Non
     for p in pools:
         order = {i: n for n, i in enumerate(p.ids)}
         ranked = [p.turns[order[i]] for i, _ in ranker.rank(p.rows, p.ids)[:max(ks)]]
-        metrics: dict[str, float] = {}
-        for k in ks:
-            metrics.update(at_k(ranked, p.evidence, k))
-        tally.add(p.category, metrics)
+        tally.add(p.category, at_ks(ranked, p.evidence, ks))
 
 
 def fit_on(pools: dict[str, list[Pool]], names: list[str], embedder_id: str) -> Ranker:
@@ -113,10 +110,7 @@ def dataset(group: str) -> str:
 def _fixed(bank: MemoryBank, questions: list[Any], ks: list[int], tally: Tally) -> None:
     for q in questions:
         hits = bank.recall(q.text, k=max(ks), touch=False, use=Retrievers(learned=False))
-        metrics: dict[str, float] = {}
-        for k in ks:
-            metrics.update(at_k([h.memory.source.turns for h in hits], q.evidence, k))
-        tally.add(q.category, metrics)
+        tally.add(q.category, at_ks([h.memory.source.turns for h in hits], q.evidence, ks))
 
 
 def _locomo(path: Path, ks: list[int], embedder: Embedder, settings: Settings, pools: dict[str, list[Pool]],

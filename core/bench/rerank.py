@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cairn.core.bench.locomo import CATEGORIES, Progress
-from cairn.core.bench.metrics import Tally, at_k
+from cairn.core.bench.metrics import Tally, at_ks
 from cairn.core.bench.ranking import Pool, dataset, gather, held_out_rankers
 from cairn.core.config import Settings
 from cairn.core.llm.chat import Chat
@@ -72,18 +72,14 @@ def run(locomo_path: Path, madial_paths: tuple[Path, Path] | None, ks: list[int]
     return report
 
 
-def _tally(items: list[Scored], ks: list[int], depth: int, weight: float | None, tally: Tally) -> Tally:
-    """Recall@k of ``items`` in the ranker's order, or re-ranked with ``weight``."""
+def _tally(items: list[Scored], ks: list[int], weight: float | None, tally: Tally) -> Tally:
+    """Recall@k of ``items`` in the ranker's order, or with the scored ones re-ranked by ``weight``."""
     for s in items:
         order = s.order
         if weight is not None and len(s.values) >= 2:
             top = order[:len(s.values)]
             order = [top[i] for i in reorder(s.probs[:len(top)], s.values, weight)] + order[len(top):]
-        turns = [s.pool.turns[i] for i in order[:max(ks)]]
-        metrics: dict[str, float] = {}
-        for k in ks:
-            metrics.update(at_k(turns, s.pool.evidence, k))
-        tally.add(s.pool.category, metrics)
+        tally.add(s.pool.category, at_ks([s.pool.turns[i] for i in order[:max(ks)]], s.pool.evidence, ks))
     return tally
 
 
@@ -91,11 +87,11 @@ def _macro(name: str, tally: Tally) -> dict[str, float]:
     return tally.macro(CATEGORIES if name == "locomo" else None)
 
 
-def _objective(scored: dict[str, list[Scored]], groups: list[str], ks: list[int], depth: int, weight: float) -> float:
-    """Sum over data sets and cut-offs of macro recall@k on ``groups``."""
+def _objective(scored: dict[str, list[Scored]], groups: list[str], ks: list[int], weight: float) -> float:
+    """The sum of every macro figure (recall, hit and all at each cut-off, each data set) on ``groups``."""
     tallies: dict[str, Tally] = {}
     for g in groups:
-        _tally(scored[g], ks, depth, weight, tallies.setdefault(dataset(g), Tally()))
+        _tally(scored[g], ks, weight, tallies.setdefault(dataset(g), Tally()))
     return sum(v for name, t in tallies.items() for v in _macro(name, t).values())
 
 
@@ -107,11 +103,11 @@ def _report(scored: dict[str, list[Scored]], ks: list[int], depth: int, every: i
     fixed: dict[str, Tally] = {}
     for g, items in scored.items():
         others = [o for o in scored if o != g]
-        chosen[g] = max(WEIGHTS, key=lambda w: (_objective(scored, others, ks, depth, w), -w))
+        chosen[g] = max(WEIGHTS, key=lambda w: (_objective(scored, others, ks, w), -w))
         name = dataset(g)
-        _tally(items, ks, depth, None, base.setdefault(name, Tally()))
-        _tally(items, ks, depth, chosen[g], held.setdefault(name, Tally()))
-        _tally(items, ks, depth, shipped, fixed.setdefault(name, Tally()))
+        _tally(items, ks, None, base.setdefault(name, Tally()))
+        _tally(items, ks, chosen[g], held.setdefault(name, Tally()))
+        _tally(items, ks, shipped, fixed.setdefault(name, Tally()))
     report: dict[str, Any] = {"model": str(model), "depth": depth, "every": every, "weights_chosen": chosen,
                               "shipped_weight": shipped, "questions": {g: len(v) for g, v in scored.items()}}
     for name in base:
@@ -120,7 +116,7 @@ def _report(scored: dict[str, list[Scored]], ks: list[int], depth: int, every: i
     for w in WEIGHTS:  # every weight on every question: in-sample, to show how flat the choice is
         tallies: dict[str, Tally] = {}
         for g, items in scored.items():
-            _tally(items, ks, depth, w, tallies.setdefault(dataset(g), Tally()))
+            _tally(items, ks, w, tallies.setdefault(dataset(g), Tally()))
         for name, t in tallies.items():
             report[name]["by_weight"][str(w)] = _macro(name, t)
     if seconds:

@@ -19,7 +19,7 @@ import numpy as np
 
 from cairn.core.memory.storage.records import Memory, Recalled
 
-Scorer = Callable[[str, list[str]], "list[float] | None"]
+Scorer = Callable[[str, list[str]], list[float] | None]
 EDGE = 1e-6  # recall scores are clipped to [EDGE, 1 - EDGE] before their logit
 
 
