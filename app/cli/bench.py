@@ -270,16 +270,18 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Score every n-th question of each group only (the model takes about half a second a memory "
                    "on 2 cores).")
+@click.option("--record", type=FilePath(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write each question's candidates, labels and the model's values here (JSON lines).")
 @json_option
 def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model: str, k_text: str, depth: int,
-               every: int) -> None:
+               every: int, record: Path | None) -> None:
     """The model's log p(question | memory) reordering the held-out ranker's best candidates, its weight
     chosen on the other groups; against the ranker alone, with the model's time per question."""
     chosen = _model(model)
     if chosen is None:
         raise click.UsageError("Re-ranking needs a model: --model auto, a name or a path.")
     run_job(f"Re-ranking by the model ({locomo_path.name}, {chosen.name})", rerank.run, locomo_path, madial_paths,
-            _ks(k_text), chosen, depth, every)
+            _ks(k_text), chosen, depth, every, record=record)
 
 
 @bench.command("facts")

@@ -162,13 +162,21 @@ def test_rerank_bench_scores_the_held_out_rankers_best_and_chooses_its_weight_el
     path.write_text(json.dumps([_diary_conversation(name, seed) for seed, name in enumerate("abc", start=1)]))
     model = tiny_gguf.write(tmp_path / "tiny.gguf")
     settings = replace(Settings(), llm=replace(Settings().llm, n_ctx=512))
-    report = rerank.run(path, None, [1, 5], model, depth=4, every=3, embedder=HashingEmbedder(), settings=settings)
-    assert report["questions"] == {"a": 4, "b": 4, "c": 4} and report["depth"] == 4
+    record = tmp_path / "scores.jsonl"
+    report = rerank.run(path, None, [1, 5], model, depth=6, every=3, embedder=HashingEmbedder(), settings=settings,
+                        record=record)
+    assert report["questions"] == {"a": 4, "b": 4, "c": 4} and report["depth"] == 6
     assert set(report["weights_chosen"]) == {"a", "b", "c"}
     assert all(w in rerank.WEIGHTS for w in report["weights_chosen"].values())
     part = report["locomo"]
     assert part["by_weight"]["0.0"] == part["ranker_held_out"]  # no weight: exactly the ranker's order
     assert set(part["reranked_held_out"]) >= {"recall@1", "recall@5"} and report["ms_per_question"]["p50"] > 0
+    assert set(part["by_depth"]) == {"5"} and len(part["by_depth"]["5"]["weights_chosen"]) == 3
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(lines) == 12 and all(len(x["values"]) == len(x["turns"]) == len(x["labels"]) == 6 for x in lines)
+    assert all(label == bool(set(turns) & set(x["evidence"]))
+               for x in lines for turns, label in zip(x["turns"], x["labels"], strict=True))
+    assert all(x["values"][0] < 0 for x in lines)  # log-likelihoods of the question, one per candidate
 
 
 def test_answer_bench_contract(tmp_path: Path) -> None:
