@@ -99,14 +99,20 @@ def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text
         return
     click.secho(title, bold=True)
     click.echo(f"  groups (questions): {report['groups']}; embedder {report['embedder']['id']}")
-    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
-    for data in ("locomo", "madial"):
-        for method, label in (("learned_held_out", "learned, each group held out"), ("fixed", "fixed shares")):
-            if data in report:
-                values = "".join(f"{report[data][method][f'recall@{k}']:>11.3f}" for k in ks)
-                click.echo(f"  {values}   {data}: {label}")
+    _recall_table(report, ks, lambda part: [(part["learned_held_out"], "learned, each group held out"),
+                                            (part["fixed"], "fixed shares")])
     if "saved" in report:
         click.echo(f"  weights fitted on everything written to {report['saved']['path']}")
+
+
+def _recall_table(report: dict[str, Any], ks: list[int],
+                  rows: Callable[[dict[str, Any]], list[tuple[dict[str, float], str]]]) -> None:
+    """Recall at each cut-off, one line for each (figures, label) that ``rows`` picks from each data set."""
+    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
+    for data in ("locomo", "madial"):
+        for figures, label in rows(report[data]) if data in report else []:
+            values = "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks)
+            click.echo(f"  {values}   {data}: {label}")
 
 
 @bench.command("madial")
@@ -268,8 +274,8 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
 @click.option("--depth", type=click.IntRange(min=2, max=50), default=10, show_default=True,
               help="Candidates the model reorders per question.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Score every n-th question of each group only (the model takes about half a second a memory "
-                   "on 2 cores).")
+              help="Score every n-th question of each group only (the model takes 0.2 to 0.5 s a memory on "
+                   "2 cores).")
 @click.option("--record", type=FilePath(dir_okay=False, writable=True, path_type=Path), default=None,
               help="Write each question's candidates, labels and the model's values here (JSON lines).")
 @json_option
@@ -280,8 +286,30 @@ def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model:
     chosen = _model(model)
     if chosen is None:
         raise click.UsageError("Re-ranking needs a model: --model auto, a name or a path.")
-    run_job(f"Re-ranking by the model ({locomo_path.name}, {chosen.name})", rerank.run, locomo_path, madial_paths,
-            _ks(k_text), chosen, depth, every, record=record)
+    ks = _ks(k_text)
+    title = f"Re-ranking by the model ({locomo_path.name}, {chosen.name})"
+    report = run_job(title, rerank.run, locomo_path, madial_paths, ks, chosen, depth, every, record=record, show=False)
+    if get_app().as_json:
+        emit_json(report)
+        return
+    click.secho(title, bold=True)
+    click.echo(f"  questions: {report['questions']}; depth {depth}, every {every}; embedder {report['embedder']['id']}")
+    _recall_table(report, ks, lambda part: _rerank_rows(part, depth, report["shipped_weight"]))
+    cost = report.get("ms_per_question")
+    if cost:
+        click.echo(f"  the model's time a question: {cost['p50'] / 1000:.1f} s (p50), {cost['p95'] / 1000:.1f} s (p95)")
+    if record is not None:
+        click.echo(f"  each question's candidates and scores written to {record}")
+
+
+def _rerank_rows(part: dict[str, Any], depth: int, shipped: float) -> list[tuple[dict[str, float], str]]:
+    rows = [(part["ranker_held_out"], "the ranker alone, held out"),
+            (part["reranked_held_out"], f"re-ranked {depth} deep, weight chosen on the other groups"),
+            (part["reranked_shipped_weight"], f"re-ranked {depth} deep, weight {shipped:g} (assistant.rerank_weight)")]
+    for d, figures in part["by_depth"].items():
+        weights = ", ".join(f"{w:g}" for w in figures["weights_chosen"])
+        rows.append((figures, f"re-ranked {d} deep, weight chosen on the other groups ({weights})"))
+    return rows
 
 
 @bench.command("facts")

@@ -256,6 +256,33 @@ def test_bench_locomo_json_contract(cairn, tmp_path: Path) -> None:  # type: ign
     assert r.code == 2 and "does not exist" in r.err
 
 
+def test_bench_rerank_reports_a_table_and_records_scores(cairn, isolated_home: Path,  # type: ignore[no-untyped-def]
+                                                          tmp_path: Path) -> None:
+    from cairn.models import tiny_gguf
+    from tests.core.bench.test_bench import _diary_conversation
+
+    data = tmp_path / "chats.json"
+    data.write_text(json.dumps([_diary_conversation(name, seed) for seed, name in enumerate("abc", start=1)]))
+    model = tiny_gguf.write(tmp_path / "tiny.gguf")
+    (isolated_home / "config.toml").write_text("[llm]\nn_ctx = 512\n")
+    record = tmp_path / "scores.jsonl"
+    r = cairn("bench", "rerank", str(data), "--model", str(model), "--k", "1,5", "--depth", "6", "--every", "4",
+              "--record", str(record), timeout=240)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[1].startswith("  questions: {'a': 3, 'b': 3, 'c': 3}; depth 6, every 4")
+    assert lines[2].split() == ["recall@1", "recall@5"]
+    labels = [line.split("   locomo: ")[1] for line in lines[3:7]]
+    assert labels[:3] == ["the ranker alone, held out", "re-ranked 6 deep, weight chosen on the other groups",
+                          "re-ranked 6 deep, weight 2 (assistant.rerank_weight)"]
+    assert labels[3].startswith("re-ranked 5 deep, weight chosen on the other groups (")
+    assert all(0 <= float(x) <= 1 for line in lines[3:7] for x in line.split("   locomo: ")[0].split())
+    assert "the model's time a question:" in r.out and str(record) in r.out
+    assert len(record.read_text().splitlines()) == 9
+    r = cairn("bench", "rerank", str(data), "--model", str(tmp_path / "missing.gguf"))
+    assert r.code != 0 and "missing.gguf" in r.err
+
+
 def test_bench_ranker_fits_and_saves(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.core.bench.test_bench import _diary_conversation
 
