@@ -48,8 +48,13 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def run_job(title: str, job: Callable[..., Any], *args: Any, show: bool = True, **kwargs: Any) -> Any:
-    """Run a job with the configured embedder and a progress line, then show its report."""
+Body = Callable[[dict[str, Any]], None]
+
+
+def run_job(title: str, job: Callable[..., Any], *args: Any, show: bool = True, body: Body | None = None,
+            **kwargs: Any) -> Any:
+    """Run a job with the configured embedder and a progress line, then show its report: JSON with
+    ``--json``, else the title and ``body``'s lines (each key and value when None)."""
     app = get_app()
     embedder = make_embedder(app.settings, app.paths.models_dir)
     progress = _Progress()
@@ -58,15 +63,18 @@ def run_job(title: str, job: Callable[..., Any], *args: Any, show: bool = True, 
     finally:
         progress.close()
     if show:
-        _show(report, title)
+        _show(report, title, body)
     return report
 
 
-def _show(report: dict[str, Any], title: str) -> None:
+def _show(report: dict[str, Any], title: str, body: Body | None = None) -> None:
     if get_app().as_json:
         emit_json(report)
         return
     click.secho(title, bold=True)
+    if body is not None:
+        body(report)
+        return
     for key, value in report.items():
         click.echo(f"  {key}: {value}")
 
@@ -92,12 +100,11 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text: str, save: Path | None) -> None:
     """The learned ranker, each conversation (and MADial fold) ranked by weights fitted on the rest."""
     ks = _ks(k_text)
-    title = f"Learned ranker ({locomo_path.name})"
-    report = run_job(title, ranking.run, locomo_path, madial_paths, ks, expand(save) if save else None, show=False)
-    if get_app().as_json:
-        emit_json(report)
-        return
-    click.secho(title, bold=True)
+    run_job(f"Learned ranker ({locomo_path.name})", ranking.run, locomo_path, madial_paths, ks,
+            expand(save) if save else None, body=lambda report: _ranker_body(report, ks))
+
+
+def _ranker_body(report: dict[str, Any], ks: list[int]) -> None:
     click.echo(f"  groups (questions): {report['groups']}; embedder {report['embedder']['id']}")
     _recall_table(report, ks, lambda part: [(part["learned_held_out"], "learned, each group held out"),
                                             (part["fixed"], "fixed shares")])
@@ -287,12 +294,12 @@ def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model:
     if chosen is None:
         raise click.UsageError("Re-ranking needs a model: --model auto, a name or a path.")
     ks = _ks(k_text)
-    title = f"Re-ranking by the model ({locomo_path.name}, {chosen.name})"
-    report = run_job(title, rerank.run, locomo_path, madial_paths, ks, chosen, depth, every, record=record, show=False)
-    if get_app().as_json:
-        emit_json(report)
-        return
-    click.secho(title, bold=True)
+    run_job(f"Re-ranking by the model ({locomo_path.name}, {chosen.name})", rerank.run, locomo_path, madial_paths,
+            ks, chosen, depth, every, record=record, body=lambda report: _rerank_body(report, ks, record))
+
+
+def _rerank_body(report: dict[str, Any], ks: list[int], record: Path | None) -> None:
+    depth, every = report["depth"], report["every"]
     click.echo(f"  questions: {report['questions']}; depth {depth}, every {every}; embedder {report['embedder']['id']}")
     _recall_table(report, ks, lambda part: _rerank_rows(part, depth, report["shipped_weight"]))
     cost = report.get("ms_per_question")
