@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cairn.app.cli.context import FilePath, get_app, json_option
+from cairn.app.cli.context import OUTPUT_FILE, FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core import expand
 from cairn.core.bench import answer, facts, gate, llm, loading, locomo, madial, ranking, rerank, retention, scale, writers
@@ -94,7 +94,7 @@ def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
 @click.option("--madial", "madial_paths", nargs=2, default=None, metavar="DIALOGUES MEMORIES",
               type=FilePath(exists=True, dir_okay=False, path_type=Path), help="MADial-Bench files to fit and test on too.")
 @click.option("--k", "k_text", default="1,5,10", show_default=True, help="Cut-offs, comma-separated.")
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--save", type=OUTPUT_FILE, default=None,
               help="Write weights fitted on all the data to this file (recall.ranker_file uses them).")
 @json_option
 def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text: str, save: Path | None) -> None:
@@ -283,7 +283,7 @@ def gate_cmd(personal: Path | None, world: Path | None, persona_file: Path | Non
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Score every n-th question of each group only (the model takes 0.2 to 0.5 s a memory on "
                    "2 cores).")
-@click.option("--record", type=FilePath(dir_okay=False, writable=True, path_type=Path), default=None,
+@click.option("--record", type=OUTPUT_FILE, default=None,
               help="Write each question's candidates, labels and the model's values here (JSON lines).")
 @json_option
 def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model: str, k_text: str, depth: int,

@@ -68,6 +68,24 @@ class FilePath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class OutputFile(FilePath):
+    """A file a command will write, its folder checked before the command's work starts: a long run
+    should not end in a path it cannot write."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        folder = Path(path).expanduser().parent
+        if not folder.is_dir():
+            self.fail(f"the folder {folder} does not exist", param, ctx)
+        return path
+
+
+OUTPUT_FILE = OutputFile()
+
+
 class MemoryIdType(click.ParamType[MemoryId]):
     """A memory id on the command line: a whole number, typed as :class:`MemoryId`."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cairn.app.cli.bench import check_sources, gate_sources, run_job
-from cairn.app.cli.context import FilePath, get_app, json_option
+from cairn.app.cli.context import OUTPUT_FILE, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.app.remote import RemoteBank
 from cairn.core import expand
@@ -42,7 +42,7 @@ def check(question: str) -> None:
 
 @gate.command("fit")
 @gate_sources
-@click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", "out", type=OUTPUT_FILE, required=True,
               help="Where to write the weights (point gate.weights_file at it to use them).")
 @click.option("--wasted-s", type=click.FloatRange(min=0.001), default=Costs.wasted_s, show_default=True,
               help="Seconds a needless retrieval costs (recall and prompt tokens).")

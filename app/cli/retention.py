@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cairn.app.cli.bench import run_job
-from cairn.app.cli.context import MEMORY_ID, FilePath, get_app, json_option
+from cairn.app.cli.context import MEMORY_ID, OUTPUT_FILE, FilePath, get_app, json_option
 from cairn.app.cli.memories import memories
 from cairn.app.cli.output import emit_json, history_lines, memory_line, shorten
 from cairn.core import CairnError
@@ -60,7 +60,7 @@ def _why_text(r: dict[str, Any], threshold: float, memory: Any) -> str:
 @click.argument("memory_ids", type=MEMORY_ID, nargs=-1)
 @click.option("--all", "all_", is_flag=True, help=f"Every live memory (the {PLOT_LIMIT} most important).")
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=90, show_default=True)
-@click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), default=Path("forgetting.png"),
+@click.option("--out", "out", type=OUTPUT_FILE, default=Path("forgetting.png"),
               show_default=True, help="The PNG file to write.")
 @json_option
 def plot(memory_ids: tuple[MemoryId, ...], all_: bool, days: int, out: Path) -> None:
@@ -127,7 +127,7 @@ def retention() -> None:
 
 @retention.command("fit")
 @click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=FilePath(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", "out", type=OUTPUT_FILE, required=True,
               help="Where to write the weights (point retention.weights_file at it to use them).")
 @click.option("--exclude", multiple=True, help="Leave out this conversation id (repeatable).")
 @json_option

@@ -283,6 +283,20 @@ def test_bench_rerank_reports_a_table_and_records_scores(cairn, isolated_home: P
     assert r.code != 0 and "missing.gguf" in r.err
 
 
+def test_an_output_file_in_a_missing_folder_is_refused_before_the_work(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "chats.json"
+    data.write_text("[]")
+    missing = tmp_path / "no-such-folder"
+    for args in (("bench", "rerank", str(data), "--model", str(data), "--record", str(missing / "r.jsonl")),
+                 ("bench", "ranker", str(data), "--save", str(missing / "w.json")),
+                 ("retention", "fit", str(data), "--out", str(missing / "w.json")),
+                 ("memories", "plot", "--all", "--out", str(missing / "f.png")),
+                 ("gate", "fit", "--personal", str(data), "--out", str(missing / "g.json"))):
+        r = cairn(*args)
+        assert r.code == 2 and f"the folder {missing} does not exist" in r.err, (args, r.err)
+    assert not missing.exists()
+
+
 def test_bench_ranker_fits_and_saves(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.core.bench.test_bench import _diary_conversation
 
