@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from cairn.app.cli import bench_report
 from cairn.app.cli.context import OUTPUT_FILE, FilePath, get_app, json_option
 from cairn.app.cli.output import emit_json
 from cairn.core import expand
@@ -101,25 +102,7 @@ def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text
     """The learned ranker, each conversation (and MADial fold) ranked by weights fitted on the rest."""
     ks = _ks(k_text)
     run_job(f"Learned ranker ({locomo_path.name})", ranking.run, locomo_path, madial_paths, ks,
-            expand(save) if save else None, body=lambda report: _ranker_body(report, ks))
-
-
-def _ranker_body(report: dict[str, Any], ks: list[int]) -> None:
-    click.echo(f"  groups (questions): {report['groups']}; embedder {report['embedder']['id']}")
-    _recall_table(report, ks, lambda part: [(part["learned_held_out"], "learned, each group held out"),
-                                            (part["fixed"], "fixed shares")])
-    if "saved" in report:
-        click.echo(f"  weights fitted on everything written to {report['saved']['path']}")
-
-
-def _recall_table(report: dict[str, Any], ks: list[int],
-                  rows: Callable[[dict[str, Any]], list[tuple[dict[str, float], str]]]) -> None:
-    """Recall at each cut-off, one line for each (figures, label) that ``rows`` picks from each data set."""
-    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
-    for data in ("locomo", "madial"):
-        for figures, label in rows(report[data]) if data in report else []:
-            values = "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks)
-            click.echo(f"  {values}   {data}: {label}")
+            expand(save) if save else None, body=lambda report: bench_report.ranker_body(report, ks))
 
 
 @bench.command("madial")
@@ -168,13 +151,15 @@ def retention_cmd(path: Path, budget: float, cross_validate: bool, ablate: bool,
     """Evidence turns kept under a storage budget, with recency, random, length and surprisal baselines."""
     title = f"Retention at a {budget:g} budget ({path.name})"
     if surprisal == "wordfreq":
-        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate)
+        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate,
+                body=bench_report.retention_body)
         return
     chosen = _model(model)
     if chosen is None:
         raise click.UsageError("--surprisal llm needs a model: --model auto, a name or a path.")
     with Runtime(chosen, LoadOptions.from_settings(get_app().settings.llm)) as rt:
-        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate, scorer=rt)
+        run_job(title, retention.run, path, budget, cross_validate=cross_validate, ablate=ablate, scorer=rt,
+                body=bench_report.retention_body)
 
 
 @bench.command("llm")
@@ -295,28 +280,7 @@ def rerank_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, model:
         raise click.UsageError("Re-ranking needs a model: --model auto, a name or a path.")
     ks = _ks(k_text)
     run_job(f"Re-ranking by the model ({locomo_path.name}, {chosen.name})", rerank.run, locomo_path, madial_paths,
-            ks, chosen, depth, every, record=record, body=lambda report: _rerank_body(report, ks, record))
-
-
-def _rerank_body(report: dict[str, Any], ks: list[int], record: Path | None) -> None:
-    depth, every = report["depth"], report["every"]
-    click.echo(f"  questions: {report['questions']}; depth {depth}, every {every}; embedder {report['embedder']['id']}")
-    _recall_table(report, ks, lambda part: _rerank_rows(part, depth, report["shipped_weight"]))
-    cost = report.get("ms_per_question")
-    if cost:
-        click.echo(f"  the model's time a question: {cost['p50'] / 1000:.1f} s (p50), {cost['p95'] / 1000:.1f} s (p95)")
-    if record is not None:
-        click.echo(f"  each question's candidates and scores written to {record}")
-
-
-def _rerank_rows(part: dict[str, Any], depth: int, shipped: float) -> list[tuple[dict[str, float], str]]:
-    rows = [(part["ranker_held_out"], "the ranker alone, held out"),
-            (part["reranked_held_out"], f"re-ranked {depth} deep, weight chosen on the other groups"),
-            (part["reranked_shipped_weight"], f"re-ranked {depth} deep, weight {shipped:g} (assistant.rerank_weight)")]
-    for d, figures in part["by_depth"].items():
-        weights = ", ".join(f"{w:g}" for w in figures["weights_chosen"])
-        rows.append((figures, f"re-ranked {d} deep, weight chosen on the other groups ({weights})"))
-    return rows
+            ks, chosen, depth, every, record=record, body=lambda report: bench_report.rerank_body(report, ks, record))
 
 
 @bench.command("facts")

@@ -5,7 +5,8 @@ Each LoCoMo-format conversation is fed turn by turn through the real conversatio
 real sweep runs with a budget of ``budget`` x the turns seen so far. Reported: the share of
 evidence turns (categories 1-4) still held by a live memory, next to baselines computed in the
 same process on the same turns (keep the most recent, a random, the longest, or the highest
-unigram-surprisal share), and LoCoMo recall@10 over what was kept.
+unigram-surprisal share), LoCoMo recall@10 over what was kept, and how much of each gold answer's
+content words the ten memories recalled still hold (what an answer could be written from).
 
 ``cross_validate`` runs each conversation with importance weights fitted on the others only
 (leave one conversation out): the honest figure for conversations the weights never saw.
@@ -29,7 +30,14 @@ from cairn.core.clock import ManualClock
 from cairn.core.config import Settings
 from cairn.core.errors import InvalidInput
 from cairn.core.memory.bank import MemoryBank
-from cairn.core.memory.retention.importance import FEATURES, ImportanceModel, TokenSurprisal, fit, words
+from cairn.core.memory.retention.importance import (
+    FEATURES,
+    ImportanceModel,
+    TokenSurprisal,
+    content_words,
+    fit,
+    words,
+)
 from cairn.core.memory.retrieval.embed import Embedder
 
 Progress = Callable[[str, int, int], None]
@@ -64,10 +72,16 @@ def kept_text(bank: MemoryBank) -> int:
     return sum(len(m.text) for m in bank.list("live"))
 
 
-def recall_after(bank: MemoryBank, conv: Conversation, k: int, tally: Tally) -> None:
+def recall_after(bank: MemoryBank, conv: Conversation, k: int, tally: Tally, answers: list[float]) -> None:
+    """Each question's recall@k over what is live, and (into ``answers``) the share of its gold
+    answer's content words that the text of the ``k`` memories recalled still holds."""
     for q in conv.questions:
         hits = bank.recall(q.text, k=k, touch=False)
         tally.add(q.category, at_k([h.memory.source.turns for h in hits], q.evidence, k))
+        gold = set(content_words(words(q.answer)))
+        if gold:
+            held = set(words(" ".join(h.memory.text for h in hits)))
+            answers.append(len(gold & held) / len(gold))
 
 
 def baseline_keeps(conv: Conversation, budget: float, seed: int = 0) -> dict[str, set[str]]:
@@ -143,7 +157,7 @@ def run(path: Path, budget: float = 0.3, *, embedder: Embedder, settings: Settin
     conversations = load(path)
     settings = settings or Settings()
     report = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, scorer)
-    compared = ("evidence_kept", "text_kept", f"recall@{k}_after_sweep")
+    compared = ("evidence_kept", "text_kept", f"recall@{k}_after_sweep", f"answer_words@{k}_after_sweep")
     if scorer is not None:  # the same run with the word-frequency background, for comparison
         plain = _arm(conversations, budget, embedder, settings, cross_validate, k, progress, None)
         report["background"] = f"llm:{scorer.model_id}"
@@ -171,6 +185,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
              scorer: TokenSurprisal | None = None) -> dict[str, Any]:
     kept = dict.fromkeys(["cairn", *BASELINES], 0)
     per_conv, tally, started, chars = {}, Tally(), time.perf_counter(), 0
+    answers: list[float] = []
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
         for conv in conversations:
             clock = ManualClock()
@@ -179,7 +194,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
                     bank.retention.use_importance_model(folds[conv.sample_id])
                 sweeps = feed(bank, clock, conv, budget, progress)
                 gold, live = evidence(conv), kept_turns(bank)
-                recall_after(bank, conv, k, tally)
+                recall_after(bank, conv, k, tally, answers)
                 kept["cairn"] += len(gold & live)
                 chars += kept_text(bank)
                 for name, turns in baseline_keeps(conv, budget).items():
@@ -197,6 +212,7 @@ def _measure(conversations: list[Conversation], budget: float, embedder: Embedde
             "baselines": {b: round(kept[b] / max(total, 1), 4) for b in BASELINES},
             "turns": sum(len(c.turns) for c in conversations), "evidence_turns": total,
             "cross_validated": bool(folds), f"recall@{k}_after_sweep": tally.macro(CATEGORIES).get(f"recall@{k}"),
+            f"answer_words@{k}_after_sweep": round(sum(answers) / len(answers), 4) if answers else None,
             "per_conversation": per_conv, "seconds": round(time.perf_counter() - started, 1),
             "embedder": {"id": embedder.id, "dim": embedder.dim}}
 

@@ -385,6 +385,13 @@ def test_bench_retention_and_fit(cairn, tmp_path: Path, isolated_home: Path) -> 
     assert report["budget"] == 0.4 and report["turns"] == 10 and report["evidence_turns"] == 8
     assert set(report["baselines"]) == {"recency", "random", "length", "unigram_surprisal"}
     assert 0 <= report["evidence_kept"] <= 1 and "recall@10_after_sweep" in report
+    r = cairn("bench", "retention", str(data), "--budget", "0.4")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    kept = next(line for line in lines if line.strip().endswith("Cairn (wordfreq-en)"))
+    assert abs(float(kept.split()[0]) - report["evidence_kept"]) < 5e-4  # the same figure, in words
+    assert any(line.strip().endswith("keep the most recent") for line in lines)
+    assert "made-up-1:" in r.out and "answers' words in the 10 recalled" in r.out
     weights = tmp_path / "w.json"
     r = cairn("retention", "fit", str(data), "--out", str(weights), "--json")
     assert r.code == 0, r.err

@@ -126,8 +126,9 @@ def _diary_conversation(sample_id: str, seed: int) -> dict:
     for i in range(24):
         dia = f"D{1 + i // 8}:{1 + i % 8}"
         if i % 2 == 0:
-            text = facts[(i // 2) % len(facts)].format(x=rng.choice(names))
-            qa.append({"question": f"What about {text.split()[2]}?", "evidence": [dia], "category": 4})
+            name = rng.choice(names)
+            text = facts[(i // 2) % len(facts)].format(x=name)
+            qa.append({"question": f"What about {text.split()[2]}?", "evidence": [dia], "category": 4, "answer": name})
         else:
             text = rng.choice(chatter)
         turns.append({"speaker": "Ana" if i % 2 == 0 else "Ben", "dia_id": dia, "text": text})
@@ -149,6 +150,9 @@ def test_retention_bench_fit_cross_validation_and_ablation(tmp_path: Path) -> No
     assert report["turns"] == 48 and report["evidence_turns"] == 24 and report["cross_validated"]
     assert report["baselines"]["recency"] == 0.5  # facts are every other turn
     assert report["evidence_kept"] >= 0.9  # facts vs small talk: importance must tell them apart
+    assert report["answer_words@10_after_sweep"] >= 0.9  # the kept facts hold the answers' names
+    tight = retention.run(path, 0.1, embedder=HashingEmbedder())
+    assert tight["answer_words@10_after_sweep"] < report["answer_words@10_after_sweep"]  # 4 of 12 facts stay
     assert report["ablation"]["all_parts"] >= 0.9 and "without_novelty" in report["ablation"]
     with pytest.raises(InvalidInput, match="between 0 and 1"):
         retention.run(path, 1.5, embedder=HashingEmbedder())

@@ -1,0 +1,79 @@
+"""How `cairn bench` reports read without ``--json``: recall tables and the retention summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+BASELINE_NAMES = {"recency": "keep the most recent", "random": "keep a random share", "length": "keep the longest",
+                  "unigram_surprisal": "keep the rarest words (unigram surprisal)"}
+
+
+def recall_table(report: dict[str, Any], ks: list[int],
+                 rows: Callable[[dict[str, Any]], list[tuple[dict[str, float], str]]]) -> None:
+    """Recall at each cut-off, one line for each (figures, label) that ``rows`` picks from each data set."""
+    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
+    for data in ("locomo", "madial"):
+        for figures, label in rows(report[data]) if data in report else []:
+            values = "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks)
+            click.echo(f"  {values}   {data}: {label}")
+
+
+def ranker_body(report: dict[str, Any], ks: list[int]) -> None:
+    click.echo(f"  groups (questions): {report['groups']}; embedder {report['embedder']['id']}")
+    recall_table(report, ks, lambda part: [(part["learned_held_out"], "learned, each group held out"),
+                                           (part["fixed"], "fixed shares")])
+    if "saved" in report:
+        click.echo(f"  weights fitted on everything written to {report['saved']['path']}")
+
+
+def rerank_body(report: dict[str, Any], ks: list[int], record: Path | None) -> None:
+    depth, every = report["depth"], report["every"]
+    click.echo(f"  questions: {report['questions']}; depth {depth}, every {every}; embedder {report['embedder']['id']}")
+    recall_table(report, ks, lambda part: _rerank_rows(part, depth, report["shipped_weight"]))
+    cost = report.get("ms_per_question")
+    if cost:
+        click.echo(f"  the model's time a question: {cost['p50'] / 1000:.1f} s (p50), {cost['p95'] / 1000:.1f} s (p95)")
+    if record is not None:
+        click.echo(f"  each question's candidates and scores written to {record}")
+
+
+def _rerank_rows(part: dict[str, Any], depth: int, shipped: float) -> list[tuple[dict[str, float], str]]:
+    rows = [(part["ranker_held_out"], "the ranker alone, held out"),
+            (part["reranked_held_out"], f"re-ranked {depth} deep, weight chosen on the other groups"),
+            (part["reranked_shipped_weight"], f"re-ranked {depth} deep, weight {shipped:g} (assistant.rerank_weight)")]
+    for d, figures in part["by_depth"].items():
+        weights = ", ".join(f"{w:g}" for w in figures["weights_chosen"])
+        rows.append((figures, f"re-ranked {d} deep, weight chosen on the other groups ({weights})"))
+    return rows
+
+
+def retention_body(report: dict[str, Any]) -> None:
+    """Evidence kept by Cairn and each baseline, what the sweeps leave for recall, and per conversation."""
+    weights = "fitted without the conversation scored" if report["cross_validated"] else "shipped"
+    click.echo(f"  {report['turns']:,} turns, {report['evidence_turns']:,} of them evidence; importance weights "
+               f"{weights}; embedder {report['embedder']['id']}")
+    click.echo(f"  {'evidence kept':>14}")
+    click.echo(f"  {report['evidence_kept']:>14.3f}   Cairn ({report.get('background', 'wordfreq-en')})")
+    for name, kept in report["baselines"].items():
+        click.echo(f"  {kept:>14.3f}   {BASELINE_NAMES.get(name, name)}")
+    _after_sweeps("  Cairn:", report)
+    if "word_frequency" in report:
+        click.echo(f"  {report['word_frequency']['evidence_kept']:>14.3f}   Cairn with word frequencies instead")
+        _after_sweeps("  with word frequencies:", report["word_frequency"])
+    for name, conv in report["per_conversation"].items():
+        click.echo(f"  {name}: {conv['evidence_kept']:.3f} of {conv['evidence_turns']} evidence turns kept; "
+                   f"{conv['live_memories']} live, {sum(conv['archived'].values())} archived")
+    for name, kept in report.get("ablation", {}).items():
+        click.echo(f"  ranking by importance alone, {name.replace('_', ' ')}: {kept:.3f}")
+    click.echo(f"  fed and swept in {report['seconds']:.0f} s")
+
+
+def _after_sweeps(label: str, figures: dict[str, Any]) -> None:
+    answers = figures.get("answer_words@10_after_sweep")
+    click.echo(f"{label} text kept {figures['text_kept']:.3f}; after the sweeps, recall@10 "
+               f"{figures['recall@10_after_sweep']:.3f} and the answers' words in the 10 recalled "
+               + ("n/a" if answers is None else f"{answers:.3f}"))
