@@ -87,7 +87,9 @@ def _show(report: dict[str, Any], title: str, body: Body | None = None) -> None:
 @json_option
 def locomo_cmd(path: Path, k_text: str, ablate: bool) -> None:
     """Evidence-turn recall on a LoCoMo-format file or folder (REALTALK's layout too), with BM25 and dense baselines."""
-    run_job(f"LoCoMo retrieval ({path.name})", locomo.run, path, _ks(k_text), ablate)
+    ks = _ks(k_text)
+    run_job(f"LoCoMo retrieval ({path.name})", locomo.run, path, ks, ablate,
+            body=lambda report: bench_report.retrieval_body(report, ks))
 
 
 @bench.command("ranker")
@@ -112,7 +114,9 @@ def ranker_cmd(locomo_path: Path, madial_paths: tuple[Path, Path] | None, k_text
 @json_option
 def madial_cmd(dialogues: Path, memories: Path, k_text: str) -> None:
     """MADial-Bench: recall of the memories a dialogue should bring up, with baselines."""
-    run_job(f"MADial-Bench retrieval ({dialogues.name})", madial.run, dialogues, memories, _ks(k_text))
+    ks = _ks(k_text)
+    run_job(f"MADial-Bench retrieval ({dialogues.name})", madial.run, dialogues, memories, ks,
+            body=lambda report: bench_report.retrieval_body(report, ks))
 
 
 @bench.command("scale")

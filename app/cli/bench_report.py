@@ -77,3 +77,36 @@ def _after_sweeps(label: str, figures: dict[str, Any]) -> None:
     click.echo(f"{label} text kept {figures['text_kept']:.3f}; after the sweeps, recall@10 "
                f"{figures['recall@10_after_sweep']:.3f} and the answers' words in the 10 recalled "
                + ("n/a" if answers is None else f"{answers:.3f}"))
+
+
+LOCOMO_CATEGORIES = {"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop"}
+BASELINE_LABELS = {"bm25": "BM25", "dense": "dense (cosine over every memory)", "rrf": "BM25 + dense, reciprocal-rank fusion"}
+
+
+def retrieval_body(report: dict[str, Any], ks: list[int]) -> None:
+    """`bench locomo` and `bench madial`: Cairn's recall beside its baselines, by category, and its cost."""
+    asked = f"{_count(report['questions'], 'question')} in {_count(report['conversations'], 'conversation')}" \
+        if "questions" in report \
+        else f"{_count(report['dialogues'], 'dialogue')} over {_count(report['memories'], 'memory', 'memories')}"
+    click.echo(f"  {asked}; embedder {report['embedder']['id']}")
+    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
+    rows = [(report["macro"], f"Cairn ({report['fusion']} fusion)" if "fusion" in report else "Cairn")]
+    if "fixed_fusion" in report:
+        rows.append((report["fixed_fusion"]["macro"], "Cairn, fixed fusion"))
+    rows += [(part["macro"], BASELINE_LABELS.get(name, name)) for name, part in report["baselines"].items()]
+    rows += [(figures, f"Cairn {name.replace('_', ' ')}") for name, figures in report.get("ablation", {}).items()]
+    for figures, label in rows:
+        click.echo("  " + "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks) + f"   {label}")
+    top = max(ks)
+    if "per_category" in report:
+        parts = [f"{LOCOMO_CATEGORIES.get(c, c)} {v[f'recall@{top}']:.3f} ({v['questions']})"
+                 for c, v in sorted(report["per_category"].items())]
+        click.echo(f"  Cairn's recall@{top} by category (questions): " + ", ".join(parts))
+    cost = f"  recall took {report['latency_ms']['p50']:.1f} ms (p50), {report['latency_ms']['p95']:.1f} ms (p95)"
+    if "ingest" in report:
+        cost += f"; remembering took {report['ingest']['ms_per_turn']:.1f} ms a turn"
+    click.echo(cost)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"

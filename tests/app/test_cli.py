@@ -250,10 +250,33 @@ def test_bench_locomo_json_contract(cairn, tmp_path: Path) -> None:  # type: ign
     assert set(report["baselines"]) == {"bm25", "dense", "rrf"}
     assert report["embedder"]["id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert report["fusion"] == "learned" and "recall@3" in report["fixed_fusion"]["macro"]
+    r = cairn("bench", "locomo", str(data), "--k", "1,3")  # in words: the same run as a table
+    assert r.code == 0, r.err
+    rows = {line.split("   ")[-1].strip(): line.split()[:2] for line in r.out.splitlines() if "0." in line[:14]}
+    shown = [float(v) for v in rows["Cairn (learned fusion)"]]
+    assert all(abs(a - report["macro"][f"recall@{k}"]) < 5e-4 for a, k in zip(shown, (1, 3), strict=True))
+    assert {"BM25", "Cairn, fixed fusion", "BM25 + dense, reciprocal-rank fusion"} <= set(rows)
+    assert "by category (questions)" in r.out and "ms a turn" in r.out
     r = cairn("bench", "locomo", str(data), "--k", "x")
     assert r.code == 2 and "comma-separated" in r.err
     r = cairn("bench", "locomo", str(tmp_path / "missing.json"))
     assert r.code == 2 and "does not exist" in r.err
+
+
+def test_bench_madial_reports_cairn_beside_its_baselines(cairn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    memories, dialogues = tmp_path / "mem.jsonl", tmp_path / "dia.jsonl"
+    memories.write_text("\n".join(json.dumps(x) for x in [
+        {"1": {"time": "2023-12-25", "event": "Bart danced at the Christmas party and felt very happy."}},
+        {"2": {"time": "2023-03-07", "event": "Bart won the 100 meters race at school."}}]))
+    dialogues.write_text(json.dumps({"dialogue": ["<BOD>\n", '<Bart>: "I will dance at the party tonight!"\n',
+                                                  '<Assistant>: "Remember the Christmas party?"\n', "<EOD>\n"],
+                                     "test-turn": [2], "relevant-id": [1], "user-id": 1}))
+    r = cairn("bench", "madial", str(dialogues), str(memories), "--k", "1,2")
+    assert r.code == 0, r.err
+    assert "1 dialogue over 2 memories" in r.out and "recall@1" in r.out and "ms (p95)" in r.out
+    table = [line.split() for line in r.out.splitlines() if line.strip()[:2] in ("0.", "1.")]
+    assert [row[2:] for row in table] == [["Cairn"], ["BM25"], ["dense", "(cosine", "over", "every", "memory)"]]
+    assert table[0][:2] == ["1.000", "1.000"]  # the party memory comes first for a party dialogue
 
 
 def test_bench_rerank_reports_a_table_and_records_scores(cairn, isolated_home: Path,  # type: ignore[no-untyped-def]
