@@ -12,14 +12,20 @@ BASELINE_NAMES = {"recency": "keep the most recent", "random": "keep a random sh
                   "unigram_surprisal": "keep the rarest words (unigram surprisal)"}
 
 
-def recall_table(report: dict[str, Any], ks: list[int],
-                 rows: Callable[[dict[str, Any]], list[tuple[dict[str, float], str]]]) -> None:
-    """Recall at each cut-off, one line for each (figures, label) that ``rows`` picks from each data set."""
+Rows = list[tuple[dict[str, float], str]]
+
+
+def recall_lines(ks: list[int], rows: Rows) -> None:
+    """A header of cut-offs, then one line for each (figures, label): its recall at each cut-off."""
     click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
-    for data in ("locomo", "madial"):
-        for figures, label in rows(report[data]) if data in report else []:
-            values = "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks)
-            click.echo(f"  {values}   {data}: {label}")
+    for figures, label in rows:
+        click.echo("  " + "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks) + f"   {label}")
+
+
+def recall_table(report: dict[str, Any], ks: list[int], rows: Callable[[dict[str, Any]], Rows]) -> None:
+    """:func:`recall_lines` for the (figures, label) pairs ``rows`` picks from each data set."""
+    recall_lines(ks, [(figures, f"{data}: {label}") for data in ("locomo", "madial") if data in report
+                      for figures, label in rows(report[data])])
 
 
 def ranker_body(report: dict[str, Any], ks: list[int]) -> None:
@@ -41,7 +47,7 @@ def rerank_body(report: dict[str, Any], ks: list[int], record: Path | None) -> N
         click.echo(f"  each question's candidates and scores written to {record}")
 
 
-def _rerank_rows(part: dict[str, Any], depth: int, shipped: float) -> list[tuple[dict[str, float], str]]:
+def _rerank_rows(part: dict[str, Any], depth: int, shipped: float) -> Rows:
     rows = [(part["ranker_held_out"], "the ranker alone, held out"),
             (part["reranked_held_out"], f"re-ranked {depth} deep, weight chosen on the other groups"),
             (part["reranked_shipped_weight"], f"re-ranked {depth} deep, weight {shipped:g} (assistant.rerank_weight)")]
@@ -85,18 +91,17 @@ BASELINE_LABELS = {"bm25": "BM25", "dense": "dense (cosine over every memory)", 
 
 def retrieval_body(report: dict[str, Any], ks: list[int]) -> None:
     """`bench locomo` and `bench madial`: Cairn's recall beside its baselines, by category, and its cost."""
-    asked = f"{_count(report['questions'], 'question')} in {_count(report['conversations'], 'conversation')}" \
-        if "questions" in report \
-        else f"{_count(report['dialogues'], 'dialogue')} over {_count(report['memories'], 'memory', 'memories')}"
+    if "questions" in report:
+        asked = f"{_count(report['questions'], 'question')} in {_count(report['conversations'], 'conversation')}"
+    else:
+        asked = f"{_count(report['dialogues'], 'dialogue')} over {_count(report['memories'], 'memory', 'memories')}"
     click.echo(f"  {asked}; embedder {report['embedder']['id']}")
-    click.echo("  " + "".join(f"{'recall@' + str(k):>11}" for k in ks))
-    rows = [(report["macro"], f"Cairn ({report['fusion']} fusion)" if "fusion" in report else "Cairn")]
+    rows: Rows = [(report["macro"], f"Cairn ({report['fusion']} fusion)" if "fusion" in report else "Cairn")]
     if "fixed_fusion" in report:
         rows.append((report["fixed_fusion"]["macro"], "Cairn, fixed fusion"))
     rows += [(part["macro"], BASELINE_LABELS.get(name, name)) for name, part in report["baselines"].items()]
     rows += [(figures, f"Cairn {name.replace('_', ' ')}") for name, figures in report.get("ablation", {}).items()]
-    for figures, label in rows:
-        click.echo("  " + "".join(f"{figures[f'recall@{k}']:>11.3f}" for k in ks) + f"   {label}")
+    recall_lines(ks, rows)
     top = max(ks)
     if "per_category" in report:
         parts = [f"{LOCOMO_CATEGORIES.get(c, c)} {v[f'recall@{top}']:.3f} ({v['questions']})"
